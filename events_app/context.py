@@ -1,0 +1,65 @@
+"""Who is acting, and from where: a context carried by contextvars.
+
+Web requests set it in middleware (source=web); the admin, management
+commands and Celery work set it with `acting_as` (source=admin / shell /
+system). Celery tasks receive it as a plain dict and restore it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EventContext:
+    user_id: int | None = None
+    user_name: str = "system"
+    source: str = "shell"
+    request_id: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> EventContext:
+        return cls(**data) if data else cls()
+
+
+_current: contextvars.ContextVar[EventContext] = contextvars.ContextVar(
+    "hivelight_event_context"
+)
+_DEFAULT = EventContext()
+
+
+def current() -> EventContext:
+    return _current.get(_DEFAULT)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@contextlib.contextmanager
+def acting_as(
+    user: Any = None, *, source: str = "system", **extra: Any
+) -> Iterator[EventContext]:
+    """Attribute the writes inside the block to `user` (None: the system)."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        name = getattr(user, "display_name", None) or user.get_username()
+        ctx = EventContext(user_id=user.pk, user_name=name, source=source)
+    else:
+        ctx = EventContext(source=source)
+    if extra:
+        ctx = replace(ctx, **extra)
+    if not ctx.request_id:
+        ctx = replace(ctx, request_id=new_request_id())
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)

@@ -1,0 +1,267 @@
+"""The Kanban domain: firms (tenants), matters behind ethical walls, tasks."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.urls import reverse
+
+
+def validate_timezone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a known IANA timezone.")
+
+
+class Firm(models.Model):
+    """A law firm: the tenant. No data ever crosses from one firm to another."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    timezone = models.CharField(
+        max_length=64, default="Europe/London", validators=[validate_timezone]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A person who logs in; belongs to at most one firm through a Membership."""
+
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="Blank means the firm's timezone.",
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        ordering = ["first_name", "last_name", "username"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def initials(self) -> str:
+        parts = [p for p in (self.first_name, self.last_name) if p]
+        if not parts:
+            return self.username[:2].upper()
+        return "".join(p[0] for p in parts).upper()
+
+    @property
+    def firm_id_or_none(self) -> int | None:
+        membership = getattr(self, "membership", None)
+        return membership.firm_id if membership else None
+
+    @property
+    def effective_timezone(self) -> str:
+        if self.timezone:
+            return self.timezone
+        membership = getattr(self, "membership", None)
+        return membership.firm.timezone if membership else "UTC"
+
+
+class Membership(models.Model):
+    """A user's place in a firm, with a role. One firm per user."""
+
+    class Role(models.TextChoices):
+        PARTNER = "PARTNER", "Partner"
+        ASSOCIATE = "ASSOCIATE", "Associate"
+        PARALEGAL = "PARALEGAL", "Paralegal"
+        FIRM_ADMIN = "FIRM_ADMIN", "Firm admin"
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="membership"
+    )
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ASSOCIATE)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["firm", "user"]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.firm}"
+
+    @property
+    def is_firm_admin(self) -> bool:
+        return self.role == self.Role.FIRM_ADMIN
+
+
+class Matter(models.Model):
+    """A client matter. A restricted matter is walled: only its members know of it."""
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="matters")
+    number = models.CharField(max_length=40)
+    name = models.CharField(max_length=200)
+    client_name = models.CharField(max_length=200)
+    is_restricted = models.BooleanField(
+        default=False,
+        help_text="Ethical wall: only the listed members may see this matter.",
+    )
+    members = models.ManyToManyField(
+        User,
+        blank=True,
+        related_name="walled_matters",
+        help_text="Who is inside the wall.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firm", "number"], name="matter_number_per_firm"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("board", args=[self.pk])
+
+
+class Milestone(models.Model):
+    """A dated goal within a matter; its progress follows its tasks."""
+
+    matter = models.ForeignKey(
+        Matter, on_delete=models.CASCADE, related_name="milestones"
+    )
+    name = models.CharField(max_length=200)
+    due_date = models.DateField(null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(100)],
+        help_text="Percent of tasks done.",
+    )
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_modified_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = [models.F("due_date").asc(nulls_last=True), "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("milestones", args=[self.matter_id])
+
+
+class Task(models.Model):
+    """A card on a matter's board."""
+
+    class Status(models.TextChoices):
+        TODO = "TODO", "To do"
+        IN_PROGRESS = "IN_PROGRESS", "In progress"
+        IN_REVIEW = "IN_REVIEW", "In review"
+        DONE = "DONE", "Done"
+
+    class Priority(models.TextChoices):
+        LOW = "LOW", "Low"
+        NORMAL = "NORMAL", "Normal"
+        HIGH = "HIGH", "High"
+        URGENT = "URGENT", "Urgent"
+
+    matter = models.ForeignKey(Matter, on_delete=models.CASCADE, related_name="tasks")
+    milestone = models.ForeignKey(
+        Milestone,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=20_000)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.TODO
+    )
+    priority = models.CharField(
+        max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    assignee = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tasks",
+    )
+    due_date = models.DateField(null=True, blank=True)
+    # Fractional-index key ([0-9a-z], compared bytewise); see tasks_app.ranking.
+    rank = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_modified_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["status", "rank", "id"]
+        indexes = [models.Index(fields=["matter", "status", "rank"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("task_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.title is not None and not self.title.strip():
+            errors["title"] = "A task needs a title."
+        if (
+            self.milestone_id
+            and self.matter_id
+            and self.milestone.matter_id != self.matter_id
+        ):
+            errors["milestone"] = "That milestone belongs to another matter."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Comment(models.Model):
+    """A remark on a task. Deleting keeps the row (soft delete) for the record."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="comments"
+    )
+    body = models.TextField(max_length=10_000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    last_modified_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk} on {self.task_id}"
+
+    def clean(self) -> None:
+        if self.body is not None and not self.body.strip():
+            raise ValidationError({"body": "A comment cannot be empty."})

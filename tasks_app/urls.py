@@ -1,0 +1,3 @@
+"""URLs of the Kanban pages."""
+
+urlpatterns: list = []
