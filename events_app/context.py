@@ -21,6 +21,8 @@ class EventContext:
     user_name: str = "system"
     source: str = "shell"
     request_id: str = ""
+    # The event whose handler is doing this work, if any.
+    caused_by: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

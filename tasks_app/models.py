@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 
+from events_app.tracking import TrackedModel
+
 
 def validate_timezone(value: str) -> None:
     if value and value not in zoneinfo.available_timezones():
@@ -119,6 +121,8 @@ class Matter(models.Model):
         help_text="Who is inside the wall.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Kept by the `matter_activity` event handler.
+    last_activity_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["number"]
@@ -135,7 +139,7 @@ class Matter(models.Model):
         return reverse("board", args=[self.pk])
 
 
-class Milestone(models.Model):
+class Milestone(TrackedModel):
     """A dated goal within a matter; its progress follows its tasks."""
 
     matter = models.ForeignKey(
@@ -167,7 +171,7 @@ class Milestone(models.Model):
         return reverse("milestones", args=[self.matter_id])
 
 
-class Task(models.Model):
+class Task(TrackedModel):
     """A card on a matter's board."""
 
     class Status(models.TextChoices):
@@ -241,7 +245,7 @@ class Task(models.Model):
             raise ValidationError(errors)
 
 
-class Comment(models.Model):
+class Comment(TrackedModel):
     """A remark on a task. Deleting keeps the row (soft delete) for the record."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")

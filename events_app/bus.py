@@ -1,0 +1,92 @@
+"""The bus: patterns map event names to handlers, as EventBridge rules do.
+
+`@subscribe("task.assigned")` (or `task.*`, `*`) registers a handler. Each
+matching handler runs as its own Celery task with retries, so one failing
+handler never blocks another. `run` applies a handler at most once per event:
+its ledger row is written in the same transaction as the handler's database
+effects, so a retried or redelivered event changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from events_app import context
+from events_app.models import HandlerRun
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    pattern: str
+    name: str
+    func: Handler
+
+
+_registry: dict[str, Subscription] = {}
+
+
+def subscribe(pattern: str, *, name: str | None = None) -> Callable[[Handler], Handler]:
+    """Register a handler for event names matching `pattern` (fnmatch style)."""
+
+    def decorator(func: Handler) -> Handler:
+        key = name or f"{func.__module__}.{func.__qualname__}"
+        _registry[key] = Subscription(pattern=pattern, name=key, func=func)
+        return func
+
+    return decorator
+
+
+def unsubscribe(name: str) -> None:
+    _registry.pop(name, None)
+
+
+def subscriptions() -> list[Subscription]:
+    return list(_registry.values())
+
+
+def handlers_for(event_name: str) -> list[Subscription]:
+    return [s for s in _registry.values() if fnmatch.fnmatchcase(event_name, s.pattern)]
+
+
+def dispatch(events: Iterable[dict[str, Any]]) -> int:
+    """Enqueue one Celery task per (event, matching handler). Returns how many."""
+    from events_app.tasks import run_handler
+
+    sent = 0
+    for event in events:
+        for sub in handlers_for(event["name"]):
+            run_handler.apply_async(args=(sub.name, event))
+            sent += 1
+    return sent
+
+
+def run(handler_name: str, event: dict[str, Any]) -> bool:
+    """Apply one handler to one event, once. Returns False if already applied."""
+    sub = _registry.get(handler_name)
+    if sub is None:
+        raise LookupError(f"no handler named {handler_name!r}")
+    with context.acting_as(None, source="system", caused_by=event["id"]):
+        try:
+            with transaction.atomic():
+                HandlerRun.objects.create(
+                    event_id=event["id"], handler=handler_name, event_name=event["name"]
+                )
+                sub.func(event)
+        except IntegrityError:
+            if HandlerRun.objects.filter(
+                event_id=event["id"], handler=handler_name
+            ).exists():
+                logger.info("%s already applied %s", handler_name, event["id"])
+                return False
+            raise
+    return True

@@ -1,0 +1,152 @@
+"""Old image vs new image -> changes and event names. Pure: no ORM, no I/O.
+
+An image is a dict of a row's fields by field name (foreign keys as ids), or
+None for "no row" (before a create, after a delete). Control fields say who
+and when; they are never changes themselves. One save gives one event per
+meaning, each carrying the full `changes`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from events_app import names
+
+Image = Mapping[str, Any]
+
+CONTROL_FIELDS = frozenset(
+    {"id", "last_modified_by", "updated_at", "created_at", "created_by", "edited_at"}
+)
+# Shown in a created event's changes; identity and placement fields are not.
+_NOT_DESCRIBED_ON_CREATE = frozenset({"matter", "task", "author", "rank", "is_deleted"})
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An event before its envelope: what it is, what changed, who, when."""
+
+    name: str
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    actor_id: int | None = None
+    occurred_at: dt.datetime | None = None
+
+
+def changed_fields(
+    old: Image, new: Image, *, ignore: frozenset[str] = CONTROL_FIELDS
+) -> dict[str, list[Any]]:
+    """Fields present in both images whose values differ, as [old, new]."""
+    return {
+        key: [old[key], new[key]]
+        for key in sorted(old.keys() & new.keys())
+        if key not in ignore and old[key] != new[key]
+    }
+
+
+def _initial_fields(new: Image) -> dict[str, list[Any]]:
+    return {
+        key: [None, value]
+        for key, value in sorted(new.items())
+        if key not in CONTROL_FIELDS
+        and key not in _NOT_DESCRIBED_ON_CREATE
+        and value not in (None, "")
+    }
+
+
+def _final_fields(old: Image) -> dict[str, list[Any]]:
+    return {key: [after, None] for key, (_, after) in _initial_fields(old).items()}
+
+
+def _who_and_when(image: Image | None) -> tuple[int | None, dt.datetime | None]:
+    if not image:
+        return None, None
+    return image.get("last_modified_by"), image.get("updated_at")
+
+
+def _drafts(image: Image | None, names_: list[str], changes: dict) -> list[Draft]:
+    actor_id, when = _who_and_when(image)
+    return [Draft(n, changes, actor_id, when) for n in names_]
+
+
+def status_event_name(old_status: str, new_status: str) -> str:
+    """IN_PROGRESS -> DONE is `task.completed`; see the cases below."""
+    if new_status == "DONE":
+        return names.TASK_COMPLETED
+    if old_status == "DONE":
+        return names.TASK_REOPENED
+    if old_status == "TODO" and new_status == "IN_PROGRESS":
+        return names.TASK_STARTED
+    return names.TASK_STATUS_CHANGED
+
+
+def task_events(old: Image | None, new: Image | None) -> list[Draft]:
+    """Events for one save (or delete) of a task."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        return _drafts(new, [names.TASK_CREATED], _initial_fields(new))
+    if new is None:
+        return _drafts(old, [names.TASK_DELETED], _final_fields(old))
+    changes = changed_fields(old, new)
+    if not changes:
+        return []
+    found: list[str] = []
+    if "status" in changes:
+        found.append(status_event_name(*changes["status"]))
+    if "assignee" in changes:
+        found.append(
+            names.TASK_UNASSIGNED
+            if changes["assignee"][1] is None
+            else names.TASK_ASSIGNED
+        )
+    if "milestone" in changes:
+        found.append(names.TASK_MILESTONE_CHANGED)
+    if changes.keys() - {"status", "assignee", "milestone", "rank"}:
+        found.append(names.TASK_UPDATED)
+    if "rank" in changes and "status" not in changes:
+        found.append(names.TASK_MOVED)
+    return _drafts(new, found, changes)
+
+
+def comment_events(old: Image | None, new: Image | None) -> list[Draft]:
+    """Events for one save (or delete) of a comment; deletion is soft or hard."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        if new.get("is_deleted"):
+            return []
+        return _drafts(new, [names.COMMENT_ADDED], {"body": [None, new.get("body")]})
+    if new is None:
+        if old.get("is_deleted"):
+            return []  # already recorded when it was soft-deleted
+        return _drafts(old, [names.COMMENT_DELETED], {"body": [old.get("body"), None]})
+    changes = changed_fields(old, new)
+    if not changes:
+        return []
+    if changes.get("is_deleted") == [False, True]:
+        return _drafts(new, [names.COMMENT_DELETED], changes)
+    return _drafts(new, [names.COMMENT_EDITED], changes)
+
+
+def milestone_events(old: Image | None, new: Image | None) -> list[Draft]:
+    """Events for one save (or delete) of a milestone."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        return _drafts(new, [names.MILESTONE_CREATED], _initial_fields(new))
+    if new is None:
+        return _drafts(old, [names.MILESTONE_DELETED], _final_fields(old))
+    changes = changed_fields(old, new)
+    if not changes:
+        return []
+    found: list[str] = []
+    if "progress" in changes:
+        found.append(names.MILESTONE_PROGRESS_CHANGED)
+        before, after = changes["progress"]
+        if after == 100 and (before or 0) < 100:
+            found.append(names.MILESTONE_COMPLETED)
+    if changes.keys() - {"progress"}:
+        found.append(names.MILESTONE_UPDATED)
+    return _drafts(new, found, changes)

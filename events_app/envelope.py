@@ -1,0 +1,69 @@
+"""Building event envelopes: time-ordered ids, tenant keys, actor and labels.
+
+An envelope is self-contained: it carries ids and display labels, so a
+consumer never needs the live row (which may be deleted by then).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from typing import Any
+
+from events_app.names import ENVELOPE_VERSION
+
+SYSTEM_ACTOR = {"id": None, "name": "system"}
+
+
+def uuid7(at: dt.datetime | None = None) -> str:
+    """An RFC 9562 UUIDv7: 48-bit Unix milliseconds, then randomness."""
+    moment = at or dt.datetime.now(dt.UTC)
+    millis = int(moment.timestamp() * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64
+    value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+def firm_key(firm_id: int | None) -> str:
+    """The tenant string of an event: `f_12`; `f_none` for firmless users."""
+    return f"f_{firm_id}" if firm_id is not None else "f_none"
+
+
+def isoformat(moment: dt.datetime) -> str:
+    """UTC, microseconds, `Z`: sorts as text in time order."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_instant(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+
+
+def build(
+    *,
+    name: str,
+    occurred_at: dt.datetime,
+    firm_id: int | None,
+    actor: dict[str, Any],
+    subject: dict[str, Any],
+    matter: dict[str, Any] | None,
+    changes: dict[str, Any],
+    context: dict[str, Any],
+    parent: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "id": uuid7(occurred_at),
+        "name": name,
+        "version": ENVELOPE_VERSION,
+        "occurred_at": isoformat(occurred_at),
+        "firm": firm_key(firm_id),
+        "actor": actor,
+        "subject": subject,
+        "matter": matter,
+        "changes": changes,
+        "context": context,
+    }
+    if parent is not None:
+        event["parent"] = parent
+    return event

@@ -1,0 +1,196 @@
+"""The transactional outbox: enqueue in the change's transaction, relay after.
+
+Relay = store the events (one batched, idempotent DynamoDB write), mark them
+stored, publish them on the bus, mark them dispatched. Rows are locked with
+`SKIP LOCKED`, so a relay and the sweeper never work on the same rows at once.
+A failure records the attempt, its error and a backoff on each row; the
+sweeper picks the row up again later. Nothing is ever dropped. An event is not
+relayed while an older event of the same entity is still waiting, so each
+entity's events are stored and published in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from events_app.models import OutboxEvent
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+MAX_BACKOFF_SECONDS = 600
+
+
+def entity_key(event: dict[str, Any]) -> str:
+    subject = event["subject"]
+    return f"{subject['type']}:{subject['id']}"[:80]
+
+
+def enqueue(events: Sequence[dict[str, Any]]) -> list[OutboxEvent]:
+    """Write events to the outbox in the current transaction; relay after commit."""
+    if not events:
+        return []
+    rows = OutboxEvent.objects.bulk_create(
+        [
+            OutboxEvent(
+                event_id=event["id"],
+                name=event["name"],
+                firm=event["firm"],
+                entity_key=entity_key(event),
+                payload=event,
+            )
+            for event in events
+        ]
+    )
+    _relay_after_commit()
+    return rows
+
+
+def _relay_after_commit() -> None:
+    """Schedule one relay per transaction (re-armed if a savepoint drops it)."""
+    if any(func is _schedule_relay for _, func, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(_schedule_relay, robust=True)
+
+
+def _schedule_relay() -> None:
+    from events_app.tasks import relay_outbox
+
+    try:
+        relay_outbox.delay()
+    except Exception:  # broker down: the sweeper relays these rows later
+        logger.warning(
+            "outbox relay not scheduled; the sweeper will retry", exc_info=True
+        )
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(2 ** max(attempts - 1, 0) * 5, MAX_BACKOFF_SECONDS))
+
+
+@dataclass
+class RelayResult:
+    stored: int = 0
+    duplicates: int = 0
+    dispatched: int = 0
+    failed: int = 0
+    held_back: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.stored + self.duplicates + self.dispatched + self.failed
+
+
+def _pending() -> Any:
+    return OutboxEvent.objects.filter(dispatched_at__isnull=True)
+
+
+def relay(*, limit: int = BATCH_SIZE, ignore_backoff: bool = False) -> RelayResult:
+    """Store and publish one batch of pending events, oldest first."""
+    from events_app import bus, store
+
+    result = RelayResult()
+    now = timezone.now()
+    with transaction.atomic():
+        due = _pending()
+        if not ignore_backoff:
+            due = due.filter(next_attempt_at__lte=now)
+        rows = list(due.select_for_update(skip_locked=True).order_by("seq")[:limit])
+        if not rows:
+            return result
+        rows = _in_entity_order(rows, result)
+        to_store = [row for row in rows if row.stored_at is None]
+        if to_store:
+            try:
+                put = store.put_events([row.payload for row in to_store])
+            except Exception as exc:
+                _record_failure(rows, exc, now)
+                result.failed = len(rows)
+                result.errors.append(repr(exc))
+                return result
+            result.stored = len(put.written)
+            result.duplicates = len(put.duplicates)
+            OutboxEvent.objects.filter(seq__in=[r.seq for r in to_store]).update(
+                stored_at=now
+            )
+        try:
+            bus.dispatch([row.payload for row in rows])
+        except Exception as exc:
+            _record_failure(rows, exc, now)
+            result.failed = len(rows)
+            result.errors.append(repr(exc))
+            return result
+        OutboxEvent.objects.filter(seq__in=[r.seq for r in rows]).update(
+            dispatched_at=timezone.now(), last_error=""
+        )
+        result.dispatched = len(rows)
+    return result
+
+
+def _in_entity_order(rows: list[OutboxEvent], result: RelayResult) -> list[OutboxEvent]:
+    """Hold back rows whose entity has an older row waiting outside this batch."""
+    seqs = {row.seq for row in rows}
+    first_seen: dict[str, int] = {}
+    for row in rows:
+        first_seen.setdefault(row.entity_key, row.seq)
+    blockers = (
+        _pending()
+        .filter(entity_key__in=list(first_seen))
+        .exclude(seq__in=seqs)
+        .filter(seq__lt=max(seqs))
+        .values_list("entity_key", "seq")
+    )
+    blocked_from: dict[str, int] = {}
+    for key, seq in blockers:
+        blocked_from[key] = min(seq, blocked_from.get(key, seq))
+    kept = [
+        row
+        for row in rows
+        if row.entity_key not in blocked_from or row.seq < blocked_from[row.entity_key]
+    ]
+    result.held_back = len(rows) - len(kept)
+    return kept
+
+
+def _record_failure(rows: list[OutboxEvent], exc: Exception, now: dt.datetime) -> None:
+    logger.warning("outbox relay failed for %d events: %r", len(rows), exc)
+    message = f"{type(exc).__name__}: {exc}"[:2000]
+    for row in rows:
+        row.attempts += 1
+        row.last_error = message
+        row.next_attempt_at = now + backoff(row.attempts)
+    OutboxEvent.objects.bulk_update(rows, ["attempts", "last_error", "next_attempt_at"])
+
+
+def sweep(*, ignore_backoff: bool = False, max_seconds: float = 50.0) -> RelayResult:
+    """Relay every due row, batch after batch, within a time budget."""
+    total = RelayResult()
+    deadline = timezone.now() + dt.timedelta(seconds=max_seconds)
+    while timezone.now() < deadline:
+        batch = relay(ignore_backoff=ignore_backoff)
+        total.stored += batch.stored
+        total.duplicates += batch.duplicates
+        total.dispatched += batch.dispatched
+        total.failed += batch.failed
+        total.held_back += batch.held_back
+        total.errors.extend(batch.errors)
+        if batch.failed or batch.handled == 0:
+            break
+    return total
+
+
+def pending_count() -> int:
+    return _pending().count()
+
+
+def failing() -> Any:
+    return _pending().filter(~Q(last_error=""))
