@@ -21,7 +21,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from events_app import context, diff, envelope, outbox
+from events_app import context, diff, envelope, names, outbox
 from events_app.tracking import attname_image, remember_image
 
 logger = logging.getLogger(__name__)
@@ -352,6 +352,28 @@ def record(
     )
     outbox.enqueue([event])
     return event
+
+
+def record_task_viewed(*, user: Any, task: Any) -> dict[str, Any] | None:
+    """Record `task.viewed`, at most once per user and task per window.
+
+    The window (settings.TASK_VIEWED_WINDOW_SECONDS) is kept in the cache,
+    whose `add` is atomic, so two tabs opening a task record one view.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+
+    window = settings.TASK_VIEWED_WINDOW_SECONDS
+    if not cache.add(f"hl:viewed:{user.pk}:{task.pk}", 1, timeout=window):
+        return None
+    matter = task.matter
+    return record(
+        name=names.TASK_VIEWED,
+        firm_id=matter.firm_id,
+        actor={"id": user.pk, "name": user.display_name},
+        subject={"type": "task", "id": task.pk, "label": task.title},
+        matter={"id": matter.pk, "label": f"{matter.number} {matter.name}"},
+    )
 
 
 # --- signal entry points ----------------------------------------------------------

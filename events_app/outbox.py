@@ -25,8 +25,13 @@ from events_app.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
 MAX_BACKOFF_SECONDS = 600
+
+
+def batch_size() -> int:
+    from django.conf import settings
+
+    return getattr(settings, "OUTBOX_BATCH_SIZE", 200)
 
 
 def entity_key(event: dict[str, Any]) -> str:
@@ -94,7 +99,7 @@ def _pending() -> Any:
     return OutboxEvent.objects.filter(dispatched_at__isnull=True)
 
 
-def relay(*, limit: int = BATCH_SIZE, ignore_backoff: bool = False) -> RelayResult:
+def relay(*, limit: int | None = None, ignore_backoff: bool = False) -> RelayResult:
     """Store and publish one batch of pending events, oldest first."""
     from events_app import bus, store
 

@@ -285,3 +285,25 @@ def test_system_progress_recompute_is_by_system(world):
     ]
     assert events[0]["actor"] == {"id": None, "name": "system"}
     assert Milestone.objects.get(pk=world.milestone.pk).progress == 100
+
+
+def test_task_viewed_is_recorded_once_per_user_and_task_per_window(world, settings):
+    from django.core.cache import cache
+
+    from events_app.capture import record_task_viewed
+
+    cache.clear()
+    settings.TASK_VIEWED_WINDOW_SECONDS = 600
+    task = make_task(world.matter, actor=world.alice)
+    mark = OutboxEvent.objects.order_by("-seq").first().seq
+    record_task_viewed(user=world.bob, task=task)
+    record_task_viewed(user=world.bob, task=task)  # same window: not again
+    record_task_viewed(user=world.carol, task=task)  # another viewer counts
+    events = events_since(mark)
+    assert [(e["name"], e["actor"]["id"]) for e in events] == [
+        (names.TASK_VIEWED, world.bob.pk),
+        (names.TASK_VIEWED, world.carol.pk),
+    ]
+    cache.clear()  # the window has passed
+    record_task_viewed(user=world.bob, task=task)
+    assert len(events_since(mark)) == 3
