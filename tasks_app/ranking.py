@@ -26,11 +26,20 @@ def _digit(char: str) -> int:
     return index
 
 
+def _check_key(key: str) -> None:
+    if key == "" or key.endswith("0"):
+        raise RankError("rank keys are not empty and never end in 0")
+    if key.strip(DIGITS):
+        raise RankError(f"invalid rank key {key!r}: digits are [0-9a-z]")
+
+
 def rank_between(lo: str | None, hi: str | None) -> str:
     """Return a key strictly between `lo` and `hi` (None: open end)."""
     a = lo or ""
-    if a.endswith("0") or (hi is not None and (hi == "" or hi.endswith("0"))):
-        raise RankError("rank keys never end in 0")
+    if a:
+        _check_key(a)
+    if hi is not None:
+        _check_key(hi)
     if hi is not None and a >= hi:
         raise RankError(f"{lo!r} is not below {hi!r}")
     return _midpoint(a, hi)

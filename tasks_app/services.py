@@ -100,6 +100,22 @@ def _rank_at_end(*, matter_id: int, status: str, exclude_id: int | None = None) 
     return ranking.rank_between(last, None)
 
 
+def _rank_at_end_of_short_column(
+    *, actor: User | None, matter_id: int, status: str, exclude_id: int | None = None
+) -> str:
+    """The key after the column's last card, rebalancing first if it would run long.
+
+    Appending halves the gap to the open end, so keys grow about one character
+    per five appends; without this a column of a few hundred appended cards
+    would pass the field's length.
+    """
+    key = _rank_at_end(matter_id=matter_id, status=status, exclude_id=exclude_id)
+    if len(key) > ranking.MAX_KEY_LENGTH:
+        _rebalance_column(actor=actor, matter_id=matter_id, status=status)
+        key = _rank_at_end(matter_id=matter_id, status=status, exclude_id=exclude_id)
+    return key
+
+
 def _rebalance_column(*, actor: User | None, matter_id: int, status: str) -> None:
     """Give a column evenly spaced short keys (rare: only when keys run long)."""
     tasks = list(
@@ -249,7 +265,9 @@ def task_create(
         assignee=assignee,
         due_date=due_date,
         milestone=milestone,
-        rank=_rank_at_end(matter_id=matter.pk, status=status),
+        rank=_rank_at_end_of_short_column(
+            actor=actor, matter_id=matter.pk, status=status
+        ),
         created_by=actor,
         last_modified_by=actor,
     )
@@ -273,6 +291,9 @@ def task_update(*, actor: User, task_id: int, **changes: Any) -> Task:
         _check_milestone(matter=task.matter, milestone=changes["milestone"])
     if "title" in changes:
         changes["title"] = (changes["title"] or "").strip()
+    if "description" in changes:
+        # The column is NOT NULL; a blank description is the empty string.
+        changes["description"] = changes["description"] or ""
 
     fields = []
     for field, value in changes.items():
@@ -287,8 +308,13 @@ def task_update(*, actor: User, task_id: int, **changes: Any) -> Task:
     if not fields:
         return task
     if "status" in fields:
-        task.rank = _rank_at_end(
-            matter_id=task.matter_id, status=task.status, exclude_id=task.pk
+        # Serialise with moves and creations so two cards never take one key.
+        Matter.objects.select_for_update().filter(pk=task.matter_id).first()
+        task.rank = _rank_at_end_of_short_column(
+            actor=actor,
+            matter_id=task.matter_id,
+            status=task.status,
+            exclude_id=task.pk,
         )
         fields.append("rank")
     task.last_modified_by = actor
@@ -328,6 +354,8 @@ def task_move(
         if len(key) <= ranking.MAX_KEY_LENGTH or attempt == 1:
             break
         _rebalance_column(actor=actor, matter_id=task.matter_id, status=status)
+        # The rebalance rewrote this card's key too if it is in that column.
+        task.rank = Task.objects.values_list("rank", flat=True).get(pk=task.pk)
     if task.status == status and task.rank == key:
         return task
     fields = ["rank"]
@@ -344,7 +372,12 @@ def task_move(
 def _key_for_position(
     *, task: Task, status: str, after_id: int | None, before_id: int | None
 ) -> str:
+    """A key for the requested place; the card's own key if it is already there.
+
+    Keeping the current key makes a drop back onto the same spot a no-op.
+    """
     column = _column_ranks(matter_id=task.matter_id, status=status, exclude_id=task.pk)
+    same_column = task.status == status
     if after_id is not None:
         anchor = column.filter(pk=after_id).values_list("rank", flat=True).first()
         if anchor is None:
@@ -357,9 +390,9 @@ def _key_for_position(
             .values_list("rank", flat=True)
             .first()
         )
-        if upper is None:
-            return ranking.rank_between(anchor, None)
-        return ranking.rank_between(anchor, upper) if anchor < upper else anchor
+        if same_column and anchor < task.rank and (upper is None or task.rank < upper):
+            return task.rank
+        return ranking.rank_between(anchor, upper)
     if before_id is not None:
         anchor = column.filter(pk=before_id).values_list("rank", flat=True).first()
         if anchor is None:
@@ -372,8 +405,13 @@ def _key_for_position(
             .values_list("rank", flat=True)
             .first()
         )
+        if same_column and (lower is None or lower < task.rank) and task.rank < anchor:
+            return task.rank
         return ranking.rank_between(lower, anchor)
-    return _rank_at_end(matter_id=task.matter_id, status=status, exclude_id=task.pk)
+    last = column.order_by("-rank", "-id").values_list("rank", flat=True).first()
+    if same_column and (last is None or last < task.rank):
+        return task.rank
+    return ranking.rank_between(last, None)
 
 
 @transaction.atomic
