@@ -83,6 +83,15 @@ def _check_status(status: str) -> None:
         raise ValidationError({"status": f"“{status}” is not a status."})
 
 
+def _check_text_length(model: type[Task | Comment], field: str, value: str) -> None:
+    """Enforce a TextField's max_length, which Django leaves to forms only."""
+    limit = model._meta.get_field(field).max_length
+    if limit and value and len(value) > limit:
+        raise ValidationError(
+            {field: f"At most {limit:,} characters, not {len(value):,}."}
+        )
+
+
 def _column_ranks(*, matter_id: int, status: str, exclude_id: int | None) -> Any:
     qs = Task.objects.filter(matter_id=matter_id, status=status)
     if exclude_id is not None:
@@ -252,6 +261,7 @@ def task_create(
 ) -> Task:
     matter = selectors.matter_get_for_user(user=actor, matter_id=matter_id)
     _check_status(status)
+    _check_text_length(Task, "description", description)
     _check_assignee(matter=matter, assignee=assignee)
     _check_milestone(matter=matter, milestone=milestone)
     # Lock the matter row so concurrent appends to a column get distinct keys.
@@ -294,6 +304,7 @@ def task_update(*, actor: User, task_id: int, **changes: Any) -> Task:
     if "description" in changes:
         # The column is NOT NULL; a blank description is the empty string.
         changes["description"] = changes["description"] or ""
+        _check_text_length(Task, "description", changes["description"])
 
     fields = []
     for field, value in changes.items():
@@ -427,9 +438,9 @@ def task_delete(*, actor: User, task_id: int) -> None:
 @transaction.atomic
 def comment_create(*, actor: User, task_id: int, body: str) -> Comment:
     task = selectors.task_get_for_user(user=actor, task_id=task_id)
-    comment = Comment(
-        task=task, author=actor, body=(body or "").strip(), last_modified_by=actor
-    )
+    body = (body or "").strip()
+    _check_text_length(Comment, "body", body)
+    comment = Comment(task=task, author=actor, body=body, last_modified_by=actor)
     comment.full_clean()
     comment.save()
     return comment
@@ -456,6 +467,7 @@ def comment_edit(*, actor: User, comment_id: int, body: str) -> Comment:
     body = (body or "").strip()
     if body == comment.body:
         return comment
+    _check_text_length(Comment, "body", body)
     comment.body = body
     comment.edited_at = timezone.now()
     comment.last_modified_by = actor
