@@ -29,7 +29,7 @@ def assert_valid(key: str) -> None:
     assert set(key) <= set(DIGITS), key
 
 
-# --- rank_between: pure -----------------------------------------------------------
+# --- rank_between: pure ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ def test_hundreds_of_inserts_into_one_gap_stay_distinct_and_ordered(direction):
     assert max(len(k) for k in made) <= 500 // 4
 
 
-# --- evenly_spaced -----------------------------------------------------------------
+# --- evenly_spaced --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 35, 36, 100, 1_000, 5_000])
