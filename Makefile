@@ -6,8 +6,10 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DATA_DIR ?= .data
+# Same place as the settings' HIVELIGHT_DATA_DIR (SQLite file, DynamoDB data).
+DATA_DIR ?= $(or $(HIVELIGHT_DATA_DIR),.data)
 DYNAMO_PORT ?= 8001
+RUN_PORT ?= 8000
 DYNAMO_PID := $(DATA_DIR)/dynamodb.pid
 DYNAMO_LOG := $(DATA_DIR)/dynamodb.log
 
@@ -59,6 +61,8 @@ node_modules/.installed: package.json
 run: install
 	@set -euo pipefail; \
 	mkdir -p $(DATA_DIR)/dynamodb; \
+	export HIVELIGHT_DATA_DIR="$(abspath $(DATA_DIR))"; \
+	export DYNAMODB_ENDPOINT_URL="$${DYNAMODB_ENDPOINT_URL:-http://127.0.0.1:$(DYNAMO_PORT)}"; \
 	started=""; \
 	stop_dynamo() { \
 	  if [ -n "$$started" ] && kill -0 "$$started" 2>/dev/null; then \
@@ -89,8 +93,8 @@ run: install
 	$(PY) manage.py migrate --no-input; \
 	$(PY) manage.py ensure_event_tables; \
 	$(PY) manage.py seed_demo; \
-	echo; echo "Hivelight: http://127.0.0.1:8000/  (Ctrl-C to stop)"; echo; \
-	$(PY) manage.py runserver 127.0.0.1:8000
+	echo; echo "Hivelight: http://127.0.0.1:$(RUN_PORT)/  (Ctrl-C to stop)"; echo; \
+	$(PY) manage.py runserver 127.0.0.1:$(RUN_PORT)
 
 # --- test ---------------------------------------------------------------------
 
@@ -115,4 +119,4 @@ clean:
 	  -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) node_modules $(DATA_DIR)
+	rm -rf $(VENV) node_modules .data

@@ -7,6 +7,7 @@ once, at import, from the environment.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -45,6 +46,20 @@ SETTINGS_VARIABLES = {
     # Test harness only (the browser fixture sets it); never in production.
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
+
+
+def variables_read_by_settings() -> set[str]:
+    source = (BASE_DIR / "hivelight" / "settings.py").read_text()
+    return set(re.findall(r"\benv(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+
+
+def test_every_settings_variable_is_documented_in_the_readme():
+    read = variables_read_by_settings()
+    readme = (BASE_DIR / "README.md").read_text()
+
+    assert {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= read
+    assert {name for name in read if f"| `{name}` |" not in readme} == set()
+    assert read <= SETTINGS_VARIABLES
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
