@@ -1,0 +1,102 @@
+/* Site-wide behaviour: messages, confirmations, htmx errors, focus after swaps. */
+(function () {
+  "use strict";
+
+  const hivelight = (window.hivelight = window.hivelight || {});
+
+  hivelight.csrfToken = function () {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  };
+
+  /* Show a message in the page's live region (read out by screen readers). */
+  hivelight.flash = function (message, kind) {
+    const area = document.getElementById("flash");
+    if (!area) return;
+    const p = document.createElement("p");
+    p.className = "flash flash-" + (kind || "info");
+    p.textContent = message;
+    area.replaceChildren(p);
+  };
+
+  hivelight.clearFlash = function () {
+    const area = document.getElementById("flash");
+    if (area) area.replaceChildren();
+  };
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+
+  /* Filters apply as soon as a choice is made; the button stays for no-JS use. */
+  document.addEventListener("change", function (event) {
+    const select = event.target.closest(".board-filters select");
+    if (select) select.form.requestSubmit();
+  });
+
+  /* A menu closes on Escape and returns focus to its summary. */
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const open = event.target.closest("details[open]");
+    if (open) {
+      open.open = false;
+      open.querySelector("summary").focus();
+    }
+  });
+
+  // Remember where the keyboard was before an htmx action, to return there
+  // once the board has been re-drawn.
+  let pendingFocus = null;
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const elt = event.detail.elt;
+    const card = elt.closest && elt.closest("[data-task-id]");
+    const button = document.activeElement;
+    if (card && elt.matches("form")) {
+      pendingFocus = {
+        taskId: card.dataset.taskId,
+        action: button && button.dataset ? button.dataset.moveAction : null,
+      };
+    } else if (elt.matches && elt.matches("form.quick-add")) {
+      pendingFocus = { quickAdd: elt.dataset.status };
+    }
+    hivelight.clearFlash();
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!pendingFocus || event.detail.target.id !== "board") return;
+    const focus = pendingFocus;
+    pendingFocus = null;
+    if (focus.quickAdd) {
+      const input = document.getElementById("quick-add-" + focus.quickAdd);
+      if (input) input.focus();
+      return;
+    }
+    const card = document.querySelector('.card[data-task-id="' + focus.taskId + '"]');
+    if (!card) return;
+    const menu = card.querySelector(".move-menu");
+    const again =
+      focus.action && card.querySelector('[data-move-action="' + focus.action + '"]');
+    if (menu && again) {
+      menu.open = true;
+      again.focus();
+    } else if (menu) {
+      menu.querySelector("summary").focus();
+    } else {
+      card.querySelector(".card-title").focus();
+    }
+  });
+
+  document.addEventListener("htmx:responseError", function (event) {
+    const xhr = event.detail.xhr;
+    hivelight.flash(xhr.responseText || "That could not be done.", "error");
+    pendingFocus = null;
+    // The board may be out of date (someone else moved a card): re-draw it.
+    if (document.getElementById("board")) htmx.trigger(document.body, "board-changed");
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    hivelight.flash("The server could not be reached. Please try again.", "error");
+  });
+})();

@@ -1,0 +1,486 @@
+"""Pages and actions of the Kanban: forms validate, services write, selectors read.
+
+Errors map the same way everywhere: an object the user may not see is a 404
+(a wall leaks nothing); bad input is a form error on a full page, or a 400
+with a plain message for htmx and JSON callers; a refused action is a 403
+with the reason. Nothing a user sends can make a view fail with a 500.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from tasks_app import selectors, services
+from tasks_app.forms import (
+    BoardFilterForm,
+    CommentForm,
+    MilestoneForm,
+    MoveForm,
+    QuickAddForm,
+    TaskForm,
+)
+from tasks_app.models import Comment, Matter, Milestone, Task
+
+# Fired on the client after any change to a board; the board re-fetches its columns.
+BOARD_CHANGED = "board-changed"
+
+View = Callable[..., HttpResponse]
+
+
+# --- error mapping ------------------------------------------------------------
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    # Browsers accept */*, so only an explicit JSON Accept header counts.
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+def _message(exc: ValidationError) -> str:
+    return " ".join(exc.messages) or "That request could not be carried out."
+
+
+def _form_message(form: Any) -> str:
+    parts = []
+    for field, errors in form.errors.items():
+        label = form.fields[field].label or field.replace("_", " ").capitalize()
+        text = " ".join(errors)
+        parts.append(text if field == "__all__" else f"{label}: {text}")
+    return " ".join(parts)
+
+
+def _error_response(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    if request.htmx:
+        return HttpResponse(message, status=status, content_type="text/plain")
+    return render(
+        request,
+        "tasks_app/action_error.html",
+        {"message": message, "status": status, "back": _next_url(request, "")},
+        status=status,
+    )
+
+
+def action(view: View) -> View:
+    """Turn a service's refusal into a 400 / 403 with its message, never a 500.
+
+    Http404 is re-raised for pages so the site's 404 page is shown; JSON
+    callers get it as JSON like every other error.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ValidationError as exc:
+            return _error_response(request, _message(exc), 400)
+        except PermissionDenied as exc:
+            message = str(exc) or "You may not do that."
+            return _error_response(request, message, 403)
+        except Http404 as exc:
+            if _wants_json(request) or request.htmx:
+                return _error_response(request, str(exc) or "Not found.", 404)
+            raise
+
+    return wrapper
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate,
+        allowed_hosts={request.get_host()},
+        require_https=request.is_secure(),
+    ):
+        return candidate
+    return default
+
+
+def _done(request: HttpRequest, default_url: str) -> HttpResponse:
+    """Answer a successful board action in the caller's format."""
+    if request.htmx:
+        return trigger_client_event(HttpResponse(status=204), BOARD_CHANGED)
+    return HttpResponseRedirect(_next_url(request, default_url))
+
+
+# --- board building -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    task: Task
+    previous_id: int | None
+    next_id: int | None
+
+
+@dataclass(frozen=True)
+class Column:
+    status: str
+    label: str
+    cards: list[Card]
+
+
+def _columns(board: dict[str, list[Task]]) -> list[Column]:
+    columns = []
+    for status, label in Task.Status.choices:
+        tasks = board.get(status, [])
+        cards = [
+            Card(
+                task=task,
+                previous_id=tasks[i - 1].pk if i > 0 else None,
+                next_id=tasks[i + 1].pk if i + 1 < len(tasks) else None,
+            )
+            for i, task in enumerate(tasks)
+        ]
+        columns.append(Column(status=status, label=label, cards=cards))
+    return columns
+
+
+def _board_context(request: HttpRequest, matter: Matter) -> dict[str, Any]:
+    people = list(selectors.users_who_can_see_matter(matter=matter))
+    milestones = list(Milestone.objects.filter(matter=matter))
+    filter_form = BoardFilterForm(request.GET, people=people, milestones=milestones)
+    board = selectors.board_for_matter(matter=matter, **filter_form.filters())
+    query = filter_form.querystring()
+    return {
+        "matter": matter,
+        "columns": _columns(board),
+        "statuses": Task.Status.choices,
+        "people": people,
+        "milestones": milestones,
+        "filter_form": filter_form,
+        "filter_query": query,
+        "is_filtered": bool(query),
+        "board_url": reverse("board", args=[matter.pk])
+        + (f"?{query}" if query else ""),
+        "today": timezone.localdate(),
+    }
+
+
+# --- home -----------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    return render(
+        request,
+        "tasks_app/home.html",
+        {
+            "matters": selectors.matter_list_for_user(user=user),
+            "my_tasks": selectors.task_list_open_for_user(user=user),
+            "due_soon": selectors.task_list_due_soon(user=user),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+# --- board ----------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def board(request: HttpRequest, matter_id: int) -> HttpResponse:
+    matter = selectors.matter_get_for_user(user=request.user, matter_id=matter_id)
+    context = _board_context(request, matter)
+    context["quick_add_form"] = QuickAddForm()
+    return render(request, "tasks_app/board.html", context)
+
+
+@login_required
+@require_GET
+@action
+def board_columns(request: HttpRequest, matter_id: int) -> HttpResponse:
+    """The board's columns as a fragment; `?status=` narrows it to one column."""
+    matter = selectors.matter_get_for_user(user=request.user, matter_id=matter_id)
+    context = _board_context(request, matter)
+    status = request.GET.get("status")
+    if status is None:
+        return render(request, "tasks_app/partials/board_columns.html", context)
+    if status not in Task.Status.values:
+        raise ValidationError(f"“{status}” is not a column of the board.")
+    context["column"] = next(c for c in context["columns"] if c.status == status)
+    return render(request, "tasks_app/partials/board_column.html", context)
+
+
+@login_required
+@require_GET
+def task_card(request: HttpRequest, task_id: int) -> HttpResponse:
+    """One card as a fragment, with its neighbours under the same filters."""
+    task = selectors.task_get_for_user(user=request.user, task_id=task_id)
+    context = _board_context(request, task.matter)
+    column = next(c for c in context["columns"] if c.status == task.status)
+    card = next((c for c in column.cards if c.task.pk == task.pk), None)
+    if card is None:
+        # Filtered out of the board: the card still renders, without neighbours.
+        card = Card(task=task, previous_id=None, next_id=None)
+    context.update(card=card, column=column)
+    return render(request, "tasks_app/partials/task_card.html", context)
+
+
+@login_required
+@require_POST
+@action
+def task_quick_add(request: HttpRequest, matter_id: int) -> HttpResponse:
+    matter = selectors.matter_get_for_user(user=request.user, matter_id=matter_id)
+    form = QuickAddForm(request.POST)
+    if not form.is_valid():
+        raise ValidationError(_form_message(form))
+    task = services.task_create(
+        actor=request.user,
+        matter_id=matter.pk,
+        title=form.cleaned_data["title"],
+        status=form.cleaned_data["status"],
+    )
+    if _wants_json(request):
+        return JsonResponse({"id": task.pk, "status": task.status}, status=201)
+    return _done(request, matter.get_absolute_url())
+
+
+@login_required
+@require_POST
+@action
+def task_move(request: HttpRequest, task_id: int) -> HttpResponse:
+    """Put a card in a column, after or before another card (drag, keys or buttons)."""
+    task = selectors.task_get_for_user(user=request.user, task_id=task_id)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        raise ValidationError(_form_message(form))
+    task = services.task_move(
+        actor=request.user,
+        task_id=task.pk,
+        status=form.cleaned_data["status"],
+        after_id=form.cleaned_data["after_id"],
+        before_id=form.cleaned_data["before_id"],
+    )
+    if _wants_json(request):
+        return JsonResponse({"id": task.pk, "status": task.status, "rank": task.rank})
+    return _done(request, reverse("board", args=[task.matter_id]))
+
+
+# --- task page ------------------------------------------------------------------
+
+
+def _task_page(
+    request: HttpRequest,
+    task: Task,
+    *,
+    form: TaskForm | None = None,
+    comment_form: CommentForm | None = None,
+    editing: tuple[int, CommentForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    if form is None:
+        form = TaskForm(initial=TaskForm.initial_for(task), matter=task.matter)
+    context = {
+        "task": task,
+        "matter": task.matter,
+        "form": form,
+        "comments": selectors.task_comments(task=task),
+        "comment_form": comment_form or CommentForm(),
+        "editing_comment_id": editing[0] if editing else None,
+        "editing_form": editing[1] if editing else None,
+        "today": timezone.localdate(),
+    }
+    return render(request, "tasks_app/task_detail.html", context, status=status)
+
+
+def _add_service_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@action
+def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_get_for_user(user=request.user, task_id=task_id)
+    if request.method == "GET":
+        return _task_page(request, task)
+    form = TaskForm(request.POST, matter=task.matter)
+    if form.is_valid():
+        try:
+            services.task_update(
+                actor=request.user, task_id=task.pk, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(request, "Task saved.")
+            return redirect(task)
+    return _task_page(request, task, form=form, status=400)
+
+
+@login_required
+@require_POST
+@action
+def task_delete(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_get_for_user(user=request.user, task_id=task_id)
+    services.task_delete(actor=request.user, task_id=task.pk)
+    messages.success(request, f"Deleted “{task.title}”.")
+    return redirect("board", matter_id=task.matter_id)
+
+
+# --- comments -------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+@action
+def comment_create(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_get_for_user(user=request.user, task_id=task_id)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            comment = services.comment_create(
+                actor=request.user, task_id=task.pk, body=form.cleaned_data["body"]
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            return redirect(f"{task.get_absolute_url()}#comment-{comment.pk}")
+    return _task_page(request, task, comment_form=form, status=400)
+
+
+def _comment_task(request: HttpRequest, comment_id: int) -> tuple[Comment, Task]:
+    comment = selectors.comment_get_for_user(user=request.user, comment_id=comment_id)
+    task = selectors.task_get_for_user(user=request.user, task_id=comment.task_id)
+    return comment, task
+
+
+@login_required
+@require_POST
+@action
+def comment_edit(request: HttpRequest, comment_id: int) -> HttpResponse:
+    comment, task = _comment_task(request, comment_id)
+    if comment.author_id != request.user.pk:
+        raise PermissionDenied("You can only change your own comments.")
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.comment_edit(
+                actor=request.user,
+                comment_id=comment.pk,
+                body=form.cleaned_data["body"],
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            return redirect(f"{task.get_absolute_url()}#comment-{comment.pk}")
+    return _task_page(request, task, editing=(comment.pk, form), status=400)
+
+
+@login_required
+@require_POST
+@action
+def comment_delete(request: HttpRequest, comment_id: int) -> HttpResponse:
+    comment, task = _comment_task(request, comment_id)
+    services.comment_delete(actor=request.user, comment_id=comment.pk)
+    messages.success(request, "Comment deleted.")
+    return redirect(task)
+
+
+# --- milestones -----------------------------------------------------------------
+
+
+def _milestones_page(
+    request: HttpRequest, matter: Matter, form: MilestoneForm, status: int = 200
+) -> HttpResponse:
+    milestones = list(selectors.milestone_list_for_matter(matter=matter))
+    for milestone in milestones:
+        # Drawn from the tasks as they stand, so the bar is right even before
+        # the stored progress has been recomputed.
+        milestone.percent_done = (
+            round(100 * milestone.done_count / milestone.task_count)
+            if milestone.task_count
+            else 0
+        )
+    return render(
+        request,
+        "tasks_app/milestones.html",
+        {
+            "matter": matter,
+            "milestones": milestones,
+            "form": form,
+            "today": timezone.localdate(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@action
+def milestones(request: HttpRequest, matter_id: int) -> HttpResponse:
+    matter = selectors.matter_get_for_user(user=request.user, matter_id=matter_id)
+    if request.method == "GET":
+        return _milestones_page(request, matter, MilestoneForm())
+    form = MilestoneForm(request.POST)
+    if form.is_valid():
+        try:
+            milestone = services.milestone_create(
+                actor=request.user, matter_id=matter.pk, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Milestone “{milestone.name}” added.")
+            return redirect("milestones", matter_id=matter.pk)
+    return _milestones_page(request, matter, form, status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@action
+def milestone_edit(request: HttpRequest, milestone_id: int) -> HttpResponse:
+    milestone = selectors.milestone_get_for_user(
+        user=request.user, milestone_id=milestone_id
+    )
+    status = 200
+    if request.method == "POST":
+        form = MilestoneForm(request.POST)
+        if form.is_valid():
+            try:
+                services.milestone_update(
+                    actor=request.user, milestone_id=milestone.pk, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, "Milestone saved.")
+                return redirect(milestone)
+        status = 400
+    else:
+        form = MilestoneForm(
+            initial={"name": milestone.name, "due_date": milestone.due_date}
+        )
+    return render(
+        request,
+        "tasks_app/milestone_edit.html",
+        {"milestone": milestone, "matter": milestone.matter, "form": form},
+        status=status,
+    )

@@ -1,0 +1,130 @@
+"""The board in a real browser: drag and drop, keyboard moves, comments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tasks_app.models import Comment, Task
+from tests.fixtures.factories import World, make_task
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _column_titles(page: Any, status: str) -> list[str]:
+    return page.locator(f"#column-{status} .card .card-title").all_inner_texts()
+
+
+def _drag(page: Any, source: Any, target: Any, **kwargs: Any) -> None:
+    """Drag a card and wait until the server has answered the move."""
+    with page.expect_response(lambda r: "/move/" in r.url) as response:
+        source.drag_to(target, **kwargs)
+    assert response.value.ok, response.value.text()
+    # The board re-draws itself from the server after every move.
+    page.wait_for_load_state("networkidle")
+
+
+def test_dragging_a_card_to_in_progress_keeps_it_there_after_reload(
+    world: World, log_in: Any
+) -> None:
+    task = make_task(world.matter, "Draft letter before claim", actor=world.alice)
+    make_task(world.matter, "Check limitation date", actor=world.alice)
+    page = log_in("alice")
+    page.goto(f"/matters/{world.matter.pk}/")
+
+    _drag(
+        page,
+        page.locator(f"#task-{task.pk}"),
+        page.locator("#column-IN_PROGRESS .card-list"),
+    )
+
+    page.reload()
+    assert _column_titles(page, "IN_PROGRESS") == ["Draft letter before claim"]
+    assert _column_titles(page, "TODO") == ["Check limitation date"]
+    task.refresh_from_db()
+    assert task.status == Task.Status.IN_PROGRESS
+    assert task.last_modified_by == world.alice
+
+
+def test_reordering_cards_within_a_column_persists_after_reload(
+    world: World, log_in: Any
+) -> None:
+    first = make_task(world.matter, "First", actor=world.alice)
+    make_task(world.matter, "Second", actor=world.alice)
+    third = make_task(world.matter, "Third", actor=world.alice)
+    page = log_in("alice")
+    page.goto(f"/matters/{world.matter.pk}/")
+    assert _column_titles(page, "TODO") == ["First", "Second", "Third"]
+
+    # Drop "Third" on the upper edge of "First": it goes to the top.
+    _drag(
+        page,
+        page.locator(f"#task-{third.pk}"),
+        page.locator(f"#task-{first.pk}"),
+        target_position={"x": 30, "y": 4},
+    )
+
+    page.reload()
+    assert _column_titles(page, "TODO") == ["Third", "First", "Second"]
+
+
+def test_keyboard_move_menu_moves_a_card_and_keeps_focus_on_it(
+    world: World, log_in: Any
+) -> None:
+    task = make_task(world.matter, "Serve the claim form", actor=world.alice)
+    page = log_in("alice")
+    page.goto(f"/matters/{world.matter.pk}/")
+
+    page.locator(f"#task-{task.pk} .move-menu summary").focus()
+    page.keyboard.press("Enter")
+    page.locator(f"#task-{task.pk}").get_by_role("button", name="In review").focus()
+    with page.expect_response(lambda r: "/move/" in r.url):
+        page.keyboard.press("Enter")
+
+    page.locator(f"#column-IN_REVIEW #task-{task.pk}").wait_for()
+    # Focus returns to the moved card, so the next key press acts on it again.
+    page.wait_for_function(
+        f"document.activeElement.closest('#task-{task.pk}') !== null"
+    )
+    page.reload()
+    assert _column_titles(page, "IN_REVIEW") == ["Serve the claim form"]
+
+
+def test_comment_added_on_the_task_page_is_shown_and_saved(
+    world: World, log_in: Any
+) -> None:
+    task = make_task(world.matter, "Prepare witness bundle", actor=world.alice)
+    page = log_in("alice")
+    page.goto(f"/matters/{world.matter.pk}/")
+    page.get_by_role("link", name="Prepare witness bundle").click()
+    page.wait_for_url(f"**/tasks/{task.pk}/")
+
+    page.get_by_label("Add a comment").fill("Bundle index agreed with counsel.")
+    page.get_by_role("button", name="Add comment").click()
+
+    comment = page.locator(".comment").filter(has_text="Bundle index agreed")
+    comment.wait_for()
+    assert "Alice Hartley" in comment.inner_text()
+    page.reload()
+    assert page.locator(".comment-body").all_inner_texts() == [
+        "Bundle index agreed with counsel."
+    ]
+    saved = Comment.objects.get(task=task)
+    assert saved.author == world.alice
+
+
+def test_quick_add_puts_a_new_card_at_the_bottom_of_its_column(
+    world: World, log_in: Any
+) -> None:
+    make_task(world.matter, "Existing", actor=world.alice)
+    page = log_in("alice")
+    page.goto(f"/matters/{world.matter.pk}/")
+
+    page.get_by_label("New task in To do").fill("Call the client")
+    with page.expect_response(lambda r: "/tasks/new/" in r.url):
+        page.get_by_label("New task in To do").press("Enter")
+    page.locator("#column-TODO .card", has_text="Call the client").wait_for()
+
+    assert _column_titles(page, "TODO") == ["Existing", "Call the client"]
+    assert page.evaluate("document.activeElement.id") == "quick-add-TODO"
