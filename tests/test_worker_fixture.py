@@ -104,3 +104,9 @@ def test_wait_for_fails_with_the_worker_log(celery_worker):
 
     assert "never: not true within 0.2 s" in str(failure.value)
     assert "celery worker log" in str(failure.value)
+
+
+def test_the_shared_world_is_visible_to_the_worker(world, celery_worker):
+    seen = celery_worker.probe()
+
+    assert set(seen["firm_slugs"]) == {world.firm.slug, world.other_firm.slug}
