@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 
 import pytest
+from django.db import connection, transaction
 from django.db.models.functions import Collate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -290,3 +293,81 @@ def test_changing_status_appends_to_a_long_column_without_failing(world):
     ordered = column(world.matter, Task.Status.DONE)
     assert [t.pk for t in ordered][-1] == card.pk
     assert max(len(t.rank) for t in ordered) <= MAX_KEY_LENGTH
+
+
+# --- concurrent writers ------------------------------------------------------------
+
+
+def _in_thread(target) -> threading.Thread:
+    def run():
+        try:
+            target()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("operation", ["move", "create", "status_change"])
+def test_concurrent_writers_into_one_gap_never_share_a_key(
+    transactional_db, world, operation
+):
+    """The first writer holds its transaction open while the second arrives.
+
+    The second must wait for the first to commit and place its card after
+    seeing it; reading the column before that commit would give both the same key.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises all writers)")
+    anchor = make_task(world.matter, "anchor", actor=world.alice)
+    mover_a = make_task(world.matter, "a", status=Task.Status.DONE, actor=world.alice)
+    mover_b = make_task(world.matter, "b", status=Task.Status.DONE, actor=world.alice)
+    first_wrote = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(task: Task, actor) -> None:
+        if operation == "move":
+            services.task_move(
+                actor=actor,
+                task_id=task.pk,
+                status=Task.Status.TODO,
+                after_id=anchor.pk,
+            )
+        elif operation == "create":
+            services.task_create(
+                actor=actor, matter_id=world.matter.pk, title=f"new {task.title}"
+            )
+        else:
+            services.task_update(actor=actor, task_id=task.pk, status=Task.Status.TODO)
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                write(mover_a, world.alice)
+                first_wrote.set()
+                time.sleep(0.5)
+        except BaseException as exc:  # surfaced in the test thread
+            errors.append(exc)
+            first_wrote.set()
+
+    def second() -> None:
+        try:
+            first_wrote.wait(timeout=10)
+            write(mover_b, world.bob)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [_in_thread(first), _in_thread(second)]
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    ranks = list(
+        Task.objects.filter(matter=world.matter, status=Task.Status.TODO).values_list(
+            "rank", flat=True
+        )
+    )
+    assert len(ranks) == 3
+    assert len(set(ranks)) == 3, ranks
