@@ -1,0 +1,450 @@
+"""Capture overhead: the cost event capture adds to one task update.
+
+Standalone (not a test). On PostgreSQL, in one run, times 1,000 updates of a
+task's title and status per variant, each in its own transaction (load the
+row with `select_for_update()`, change the two fields, `save(update_fields=)`),
+after a warm-up, with the variants interleaved in rounds so drift (other load
+on the machine, autovacuum, cache warmth) falls on all of them alike:
+
+- untracked: a plain copy of `tasks_app.models.Task` (bench/benchapp);
+- tracked: the real Task: diff -> outbox rows in the same transaction ->
+  on_commit relay scheduling, published to Redis (no inline store write);
+- django-simple-history and django-auditlog on identical copies.
+
+A second set of figures times the real service, `tasks_app.services.task_update`,
+with capture on and with capture switched off in-process (same table, same
+code). Prints a table, then, as its last line, one JSON object.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hl_bench \
+        .venv/bin/python bench/capture_overhead.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hl_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
+STATUSES = ("TODO", "IN_PROGRESS", "IN_REVIEW", "DONE")
+# What a service writes on every save: the two changed fields and the control
+# fields (who and when). Every variant saves exactly these columns.
+UPDATE_FIELDS = ["title", "status", "last_modified_by", "updated_at"]
+
+
+def ensure_database(url: str) -> None:
+    """Create the bench database if it does not exist (trust auth, no password)."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    os.environ.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    if not os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
+        sys.exit("capture_overhead.py measures PostgreSQL; DATABASE_URL is not one.")
+    ensure_database(os.environ["DATABASE_URL"])
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
+
+
+# --- the world -------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    firm: Any
+    user: Any
+    matters: list[Any] = field(default_factory=list)
+    task_ids: dict[str, int] = field(default_factory=dict)
+
+
+def make_world() -> World:
+    from django.db import transaction
+
+    from bench.benchapp.models import AuditlogTask, SimpleHistoryTask, UntrackedTask
+    from events_app.context import acting_as
+    from tasks_app.models import Firm, Matter, Membership, Task, User
+
+    tag = uuid.uuid4().hex[:10]
+    with transaction.atomic():
+        firm = Firm.objects.create(name=f"Bench {tag}", slug=f"bench-{tag}")
+        user = User.objects.create(
+            username=f"bench-{tag}", first_name="Bench", last_name="User"
+        )
+        Membership.objects.create(user=user, firm=firm, role=Membership.Role.FIRM_ADMIN)
+        # The service moves a card to the end of its new column; alone in its
+        # matter, a service-path task keeps the same short rank key forever.
+        matters = [
+            Matter.objects.create(
+                firm=firm,
+                number=f"B-{tag}-{n}",
+                name=f"Bench v Overhead {n}",
+                client_name="Bench",
+            )
+            for n in range(3)
+        ]
+    world = World(firm=firm, user=user, matters=matters)
+    kinds = {
+        "tracked": (Task, 0),
+        "untracked": (UntrackedTask, 0),
+        "simple_history": (SimpleHistoryTask, 0),
+        "auditlog": (AuditlogTask, 0),
+        "service_off": (Task, 1),
+        "service_tracked": (Task, 2),
+    }
+    with acting_as(user, source="shell"), transaction.atomic():
+        for key, (model, matter_index) in kinds.items():
+            world.task_ids[key] = model.objects.create(
+                matter=matters[matter_index],
+                title="Bench task 0",
+                status="TODO",
+                rank="n",
+                created_by=user,
+                last_modified_by=user,
+            ).pk
+    return world
+
+
+def cleanup(world: World) -> None:
+    """Delete every row the run made, emitting no events while doing it."""
+    from auditlog.context import disable_auditlog
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import transaction
+
+    from bench.benchapp.models import AuditlogTask, SimpleHistoryTask
+    from events_app.envelope import firm_key
+    from events_app.models import OutboxEvent
+
+    history = SimpleHistoryTask.history.model
+    with capture_switched_off(), disable_auditlog(), transaction.atomic():
+        # Deleting the matters cascades to the real tasks and the copies.
+        for matter in world.matters:
+            matter.delete()
+        history.objects.filter(id=world.task_ids["simple_history"]).delete()
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(AuditlogTask),
+            object_pk=str(world.task_ids["auditlog"]),
+        ).delete()
+        OutboxEvent.objects.filter(firm=firm_key(world.firm.pk)).delete()
+        world.user.delete()
+        world.firm.delete()
+
+
+@contextlib.contextmanager
+def capture_switched_off() -> Iterator[None]:
+    """Run the real Task with no capture at all: no signals' work, no image."""
+    from django.db import models
+
+    from events_app import capture
+    from tasks_app.models import Task
+
+    spec = capture.SPECS.pop(Task)
+    Task.from_db = classmethod(models.Model.from_db.__func__)
+    try:
+        yield
+    finally:
+        del Task.from_db
+        capture.SPECS[Task] = spec
+
+
+def purge_broker() -> int:
+    from hivelight.celery import app
+
+    return app.control.purge()
+
+
+# --- the updates ---------------------------------------------------------------
+
+
+def orm_update(model: type, pk: int, user: Any, title: str, status: str) -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        task = model.objects.select_for_update().get(pk=pk)
+        task.title = title
+        task.status = status
+        task.last_modified_by = user
+        # Who did it, for django-simple-history (auditlog and capture read it
+        # from their context); a plain attribute, no query.
+        task._history_user = user
+        task.save(update_fields=UPDATE_FIELDS)
+
+
+def service_update(pk: int, user: Any, title: str, status: str) -> None:
+    from tasks_app.services import task_update
+
+    task_update(actor=user, task_id=pk, title=title, status=status)
+
+
+@dataclass
+class Variant:
+    key: str
+    label: str
+    run: Callable[[str, str], None]
+    around: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    samples: list[float] = field(default_factory=list)
+    done: int = 0
+
+    def once(self, *, record: bool) -> None:
+        self.done += 1
+        title = f"Bench task {self.done}"
+        status = STATUSES[self.done % len(STATUSES)]
+        with self.around():
+            start = time.perf_counter_ns()
+            self.run(title, status)
+            elapsed = time.perf_counter_ns() - start
+        if record:
+            self.samples.append(elapsed / 1000)
+
+
+def make_variants(world: World, *, service: bool) -> list[Variant]:
+    from bench.benchapp.models import AuditlogTask, SimpleHistoryTask, UntrackedTask
+    from tasks_app.models import Task
+
+    user, ids = world.user, world.task_ids
+
+    def orm(model: type, pk: int) -> Callable[[str, str], None]:
+        return lambda title, status: orm_update(model, pk, user, title, status)
+
+    def svc(pk: int) -> Callable[[str, str], None]:
+        return lambda title, status: service_update(pk, user, title, status)
+
+    variants = [
+        Variant("untracked", "untracked copy", orm(UntrackedTask, ids["untracked"])),
+        Variant("tracked", "tracked (hivelight)", orm(Task, ids["tracked"])),
+        Variant(
+            "simple_history",
+            "django-simple-history",
+            orm(SimpleHistoryTask, ids["simple_history"]),
+        ),
+        Variant("auditlog", "django-auditlog", orm(AuditlogTask, ids["auditlog"])),
+    ]
+    if service:
+        variants += [
+            Variant(
+                "service_off",
+                "task_update, capture off",
+                svc(ids["service_off"]),
+                around=capture_switched_off,
+            ),
+            Variant(
+                "service_tracked",
+                "task_update, tracked",
+                svc(ids["service_tracked"]),
+            ),
+        ]
+    return variants
+
+
+def run_rounds(variants: list[Variant], *, count: int, block: int, record: bool):
+    """`count` updates per variant, `block` at a time, the order rotating."""
+    rounds = -(-count // block)
+    for r in range(rounds):
+        k = r % len(variants)
+        for variant in variants[k:] + variants[:k]:
+            for _ in range(min(block, count - r * block)):
+                variant.once(record=record)
+
+
+def queries_per_update(variant: Variant) -> int:
+    from django.db import connection
+
+    seen = []
+
+    def count(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        variant.once(record=False)
+    # BEGIN is implicit in psycopg; COMMIT goes through no cursor. Count both.
+    return len(seen) + 2
+
+
+# --- figures -------------------------------------------------------------------
+
+
+def summarise(samples: list[float]) -> tuple[float, float]:
+    return statistics.median(samples), statistics.quantiles(samples, n=10)[-1]
+
+
+def table(
+    title: str, variants: list[Variant], baseline: Variant, queries: dict[str, int]
+) -> list[str]:
+    base, _ = summarise(baseline.samples)
+    lines = [
+        title,
+        f"  {'variant':<26}{'median µs':>11}{'p90 µs':>10}{'added µs':>10}"
+        f"{'ratio':>8}{'SQL':>6}",
+    ]
+    for v in variants:
+        median, p90 = summarise(v.samples)
+        lines.append(
+            f"  {v.label:<26}{median:>11.1f}{p90:>10.1f}{median - base:>10.1f}"
+            f"{median / base:>8.3f}{queries[v.key]:>6}"
+        )
+    return lines
+
+
+def sanity_check(world: World, before: dict[str, int]) -> dict[str, int]:
+    """Each history mechanism wrote what it should: the figures are not idle."""
+    from auditlog.models import LogEntry
+
+    from bench.benchapp.models import SimpleHistoryTask
+    from events_app.envelope import firm_key
+    from events_app.models import OutboxEvent
+
+    after = {
+        "outbox_rows": OutboxEvent.objects.filter(firm=firm_key(world.firm.pk)).count(),
+        "simple_history_rows": SimpleHistoryTask.history.filter(
+            id=world.task_ids["simple_history"]
+        ).count(),
+        "auditlog_entries": LogEntry.objects.filter(
+            object_pk=str(world.task_ids["auditlog"])
+        ).count(),
+    }
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
+def describe_setup() -> list[str]:
+    from django.conf import settings
+    from django.db import connection
+
+    from hivelight.celery import app
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg = cursor.fetchone()[0]
+    broker = urlsplit(str(app.conf.broker_url))
+    return [
+        f"PostgreSQL {pg} at {settings.DATABASES['default']['HOST']}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
+        f"Celery: task_always_eager={app.conf.task_always_eager}, broker "
+        f"{broker.scheme}://{broker.hostname}:{broker.port}{broker.path}: the "
+        "after-commit relay is a publish to Redis, not an inline DynamoDB write "
+        "(no worker; the queue is purged at start and end)",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--block", type=int, default=10, help="updates per turn")
+    parser.add_argument("--no-service", action="store_true")
+    args = parser.parse_args()
+
+    setup_django()
+    from auditlog.context import set_actor
+
+    from events_app.context import acting_as
+
+    purge_broker()
+    world = make_world()
+    try:
+        variants = make_variants(world, service=not args.no_service)
+        with acting_as(world.user, source="shell"), set_actor(world.user):
+            run_rounds(variants, count=args.warmup, block=args.block, record=False)
+            before = sanity_check(world, {})
+            run_rounds(variants, count=args.updates, block=args.block, record=True)
+            written = sanity_check(world, before)
+            queries = {v.key: queries_per_update(v) for v in variants}
+    finally:
+        purged = purge_broker()
+        cleanup(world)
+
+    by_key = {v.key: v for v in variants}
+    orm_variants = [
+        by_key[k] for k in ("untracked", "tracked", "simple_history", "auditlog")
+    ]
+    lines = describe_setup()
+    lines.append(
+        f"{args.updates} timed updates per variant after {args.warmup} warm-up, "
+        f"interleaved in turns of {args.block}; each: atomic(), "
+        f"select_for_update(), save(update_fields={UPDATE_FIELDS})"
+    )
+    lines.append("")
+    lines += table(
+        "ORM path (one transaction per update):",
+        orm_variants,
+        by_key["untracked"],
+        queries,
+    )
+    if "service_off" in by_key:
+        lines.append("")
+        lines += table(
+            "Service path (tasks_app.services.task_update, title + status):",
+            [by_key["service_off"], by_key["service_tracked"]],
+            by_key["service_off"],
+            queries,
+        )
+    lines.append("")
+    tracked_updates = args.updates * (2 if "service_tracked" in by_key else 1)
+    lines.append(
+        "Written during the timed updates: "
+        + ", ".join(f"{k}={v}" for k, v in written.items())
+        + f" ({written['outbox_rows'] / tracked_updates:.1f} events per tracked "
+        f"update); relay messages purged from the broker: {purged}"
+    )
+    print("\n".join(lines))
+
+    base = statistics.median(by_key["untracked"].samples)
+
+    def added(key: str) -> float:
+        return round(statistics.median(by_key[key].samples) - base, 1)
+
+    print(
+        json.dumps(
+            {
+                "tracked_over_untracked": round(
+                    statistics.median(by_key["tracked"].samples) / base, 3
+                ),
+                "tracked_added_us": added("tracked"),
+                "simple_history_added_us": added("simple_history"),
+                "auditlog_added_us": added("auditlog"),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
