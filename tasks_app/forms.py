@@ -32,7 +32,9 @@ class DateInput(forms.DateInput):
 class BaseForm(forms.Form):
     """Labels without a trailing colon: the templates lay them out above fields."""
 
-    label_suffix = ""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
 class PersonChoiceField(forms.ModelChoiceField):

@@ -12,9 +12,12 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.decorators import login_required as page_login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import (
     Http404,
@@ -23,10 +26,10 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -43,6 +46,8 @@ from tasks_app.models import Comment, Matter, Milestone, Task
 
 # Fired on the client after any change to a board; the board re-fetches its columns.
 BOARD_CHANGED = "board-changed"
+# Fired with a message for the page's screen-reader live region.
+ANNOUNCE = "announce"
 
 View = Callable[..., HttpResponse]
 
@@ -105,6 +110,34 @@ def action(view: View) -> View:
     return wrapper
 
 
+def login_required(view: View) -> View:
+    """Django's login_required, except that htmx and JSON callers get a 401.
+
+    A fragment fetched after the session ended would otherwise swap the login
+    page into the board; htmx follows HX-Redirect to the login page instead,
+    coming back to the page the person was on.
+    """
+    page_view = page_login_required(view)
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated or not (request.htmx or _wants_json(request)):
+            return page_view(request, *args, **kwargs)
+        message = "Your session has ended. Please log in again."
+        if _wants_json(request):
+            return JsonResponse({"error": message}, status=401)
+        response = HttpResponse(message, status=401, content_type="text/plain")
+        current = urlsplit(request.htmx.current_url or "")
+        back = current.path + (f"?{current.query}" if current.query else "")
+        login = resolve_url(settings.LOGIN_URL)
+        response["HX-Redirect"] = (
+            f"{login}?{urlencode({REDIRECT_FIELD_NAME: back})}" if back else login
+        )
+        return response
+
+    return wrapper
+
+
 def _next_url(request: HttpRequest, default: str) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     if candidate and url_has_allowed_host_and_scheme(
@@ -116,10 +149,17 @@ def _next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _done(request: HttpRequest, default_url: str) -> HttpResponse:
-    """Answer a successful board action in the caller's format."""
+def _done(request: HttpRequest, default_url: str, announce: str = "") -> HttpResponse:
+    """Answer a successful board action in the caller's format.
+
+    htmx callers get the board re-drawn, and `announce` read out by screen
+    readers (the card moved out from under the keyboard).
+    """
     if request.htmx:
-        return trigger_client_event(HttpResponse(status=204), BOARD_CHANGED)
+        response = trigger_client_event(HttpResponse(status=204), BOARD_CHANGED)
+        if announce:
+            trigger_client_event(response, ANNOUNCE, {"message": announce})
+        return response
     return HttpResponseRedirect(_next_url(request, default_url))
 
 
@@ -255,7 +295,11 @@ def task_quick_add(request: HttpRequest, matter_id: int) -> HttpResponse:
     )
     if _wants_json(request):
         return JsonResponse({"id": task.pk, "status": task.status}, status=201)
-    return _done(request, matter.get_absolute_url())
+    return _done(
+        request,
+        matter.get_absolute_url(),
+        f"Added “{task.title}” to {task.get_status_display()}.",
+    )
 
 
 @login_required
@@ -276,7 +320,11 @@ def task_move(request: HttpRequest, task_id: int) -> HttpResponse:
     )
     if _wants_json(request):
         return JsonResponse({"id": task.pk, "status": task.status, "rank": task.rank})
-    return _done(request, reverse("board", args=[task.matter_id]))
+    return _done(
+        request,
+        reverse("board", args=[task.matter_id]),
+        f"Moved “{task.title}” in {task.get_status_display()}.",
+    )
 
 
 # --- task page ------------------------------------------------------------------

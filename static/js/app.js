@@ -88,9 +88,21 @@
     }
   });
 
+  document.body.addEventListener("announce", function (event) {
+    const announcer = document.getElementById("announcer");
+    if (announcer && event.detail && event.detail.message) {
+      announcer.textContent = event.detail.message;
+    }
+  });
+
   document.addEventListener("htmx:responseError", function (event) {
     const xhr = event.detail.xhr;
-    hivelight.flash(xhr.responseText || "That could not be done.", "error");
+    // Only plain-text bodies are messages meant for people; others are pages.
+    const type = xhr.getResponseHeader("Content-Type") || "";
+    const message = type.startsWith("text/plain") && xhr.responseText
+      ? xhr.responseText
+      : "That could not be done (error " + xhr.status + "). Please reload the page.";
+    hivelight.flash(message, "error");
     pendingFocus = null;
     // The board may be out of date (someone else moved a card): re-draw it.
     if (document.getElementById("board")) htmx.trigger(document.body, "board-changed");

@@ -87,6 +87,8 @@ def test_keyboard_move_menu_moves_a_card_and_keeps_focus_on_it(
     page.wait_for_function(
         f"document.activeElement.closest('#task-{task.pk}') !== null"
     )
+    announced = page.locator("#announcer").text_content()
+    assert announced == "Moved “Serve the claim form” in In review."
     page.reload()
     assert _column_titles(page, "IN_REVIEW") == ["Serve the claim form"]
 

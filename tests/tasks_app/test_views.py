@@ -144,6 +144,38 @@ def test_anonymous_visitor_is_sent_to_the_login_page(
     assert Task.objects.count() == 1
 
 
+def test_htmx_request_after_the_session_ended_is_sent_to_log_in_again(
+    client: Client, task: Task
+) -> None:
+    board = reverse("board", args=[task.matter_id])
+
+    response = client.get(
+        reverse("board_columns", args=[task.matter_id]),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver{board}?assignee=none",
+    )
+
+    assert response.status_code == 401
+    assert response["HX-Redirect"] == (
+        f"{reverse('login')}?next={board.replace('/', '%2F')}%3Fassignee%3Dnone"
+    )
+    assert response.content.decode() == "Your session has ended. Please log in again."
+
+
+def test_json_move_after_the_session_ended_is_a_401_and_moves_nothing(
+    client: Client, task: Task
+) -> None:
+    before = snapshot(task)
+
+    response = client.post(
+        reverse("task_move", args=[task.pk]), {"status": "DONE"}, **JSON
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "Your session has ended. Please log in again."}
+    assert snapshot(task) == before
+
+
 # --- log in and out -------------------------------------------------------------
 
 
@@ -436,7 +468,10 @@ def test_quick_add_appends_a_card_to_the_bottom_of_the_column(
     )
 
     assert response.status_code == 204
-    assert response["HX-Trigger"] == '{"board-changed": {}}'
+    assert json.loads(response["HX-Trigger"]) == {
+        "board-changed": {},
+        "announce": {"message": "Added “Call the client” to To do."},
+    }
     assert column(world.matter.pk, "TODO") == [task.title, "Call the client"]
     created = Task.objects.get(title="Call the client")
     assert created.created_by == world.bob
@@ -577,7 +612,10 @@ def test_move_from_the_keyboard_menu_with_htmx_asks_the_board_to_redraw(
     )
 
     assert response.status_code == 204
-    assert json.loads(response["HX-Trigger"]) == {"board-changed": {}}
+    assert json.loads(response["HX-Trigger"]) == {
+        "board-changed": {},
+        "announce": {"message": "Moved “B” in To do."},
+    }
     assert column(world.matter.pk, "TODO") == ["B", "A", "C"]
 
 
