@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,30 @@ def json_safe(value: Any) -> Any:
 # --- labels -------------------------------------------------------------------
 
 
+# A matter's firm never changes and its label is display text, so a process
+# keeps it briefly instead of reading the matter on every tracked save.
+_MATTER_TTL_SECONDS = 60.0
+_matter_cache: dict[int, tuple[float, dict[str, Any]]] = {}
+
+
+def _matter_cache_get(matter_id: int) -> dict[str, Any] | None:
+    hit = _matter_cache.get(matter_id)
+    if hit is None or hit[0] < time.monotonic():
+        return None
+    return hit[1]
+
+
+def _matter_cache_put(row: dict[str, Any]) -> None:
+    if len(_matter_cache) > 10_000:
+        _matter_cache.clear()
+    _matter_cache[row["id"]] = (time.monotonic() + _MATTER_TTL_SECONDS, row)
+
+
+def forget_matter(matter_id: int) -> None:
+    """Drop a matter's cached label (it was renamed or deleted)."""
+    _matter_cache.pop(matter_id, None)
+
+
 class _Labels:
     """Batch lookups of the labels a set of events needs."""
 
@@ -117,11 +142,17 @@ class _Labels:
                 "username", "first_name", "last_name"
             ):
                 self.users[user.pk] = user.display_name
+        for matter_id in list(matter_ids):
+            cached = _matter_cache_get(matter_id)
+            if cached is not None:
+                self.matters[matter_id] = cached
+                matter_ids.discard(matter_id)
         if matter_ids:
             for row in Matter.objects.filter(pk__in=matter_ids).values(
                 "id", "firm_id", "number", "name"
             ):
                 self.matters[row["id"]] = row
+                _matter_cache_put(row)
         if milestone_ids:
             self.milestones.update(
                 Milestone.objects.filter(pk__in=milestone_ids).values_list("id", "name")

@@ -55,6 +55,10 @@ def _on_related_pre_delete(sender, instance, **kwargs: Any) -> None:
         capture.capture_images(Task, pairs)
 
 
+def _on_matter_changed(sender, instance, **kwargs: Any) -> None:
+    capture.forget_matter(instance.pk)
+
+
 def _firm_of(user) -> int | None:
     membership = getattr(user, "membership", None) if user is not None else None
     return membership.firm_id if membership else None
@@ -104,8 +108,14 @@ def _on_login_failed(sender, credentials, request=None, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    from tasks_app.models import Milestone, User
+    from tasks_app.models import Matter, Milestone, User
 
+    signals.post_save.connect(
+        _on_matter_changed, sender=Matter, dispatch_uid="hl_matter"
+    )
+    signals.post_delete.connect(
+        _on_matter_changed, sender=Matter, dispatch_uid="hl_matter_del"
+    )
     signals.pre_save.connect(_on_pre_save, dispatch_uid="hl_pre_save")
     signals.post_save.connect(_on_post_save, dispatch_uid="hl_post_save")
     signals.post_delete.connect(_on_post_delete, dispatch_uid="hl_post_delete")

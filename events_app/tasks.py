@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True, ignore_result=True)
 def relay_outbox() -> dict[str, int]:
     """Relay due outbox rows; re-arm shortly if some waited on an older event."""
+    outbox.disarm_relay()
     result = outbox.sweep(max_seconds=20.0)
     if result.held_back:
         relay_outbox.apply_async(countdown=1)
