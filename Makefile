@@ -65,12 +65,13 @@ run: install
 	export DYNAMODB_ENDPOINT_URL="$${DYNAMODB_ENDPOINT_URL:-http://127.0.0.1:$(DYNAMO_PORT)}"; \
 	started=""; \
 	stop_dynamo() { \
+	  trap '' PIPE INT TERM; \
 	  if [ -n "$$started" ] && kill -0 "$$started" 2>/dev/null; then \
-	    echo "Stopping DynamoDB Local (pid $$started)"; \
 	    kill -TERM -- "-$$started" 2>/dev/null || kill "$$started" 2>/dev/null || true; \
 	    for _ in $$(seq 100); do kill -0 "$$started" 2>/dev/null || break; sleep 0.1; done; \
 	    kill -KILL -- "-$$started" 2>/dev/null || true; \
 	    rm -f $(DYNAMO_PID); \
+	    echo "Stopped DynamoDB Local (pid $$started)" 2>/dev/null || true; \
 	  fi; \
 	}; \
 	trap stop_dynamo EXIT; \
