@@ -89,8 +89,8 @@ def _error_response(request: HttpRequest, message: str, status: int) -> HttpResp
 def action(view: View) -> View:
     """Turn a service's refusal into a 400 / 403 with its message, never a 500.
 
-    Http404 is re-raised for pages so the site's 404 page is shown; JSON
-    callers get it as JSON like every other error.
+    Http404 is re-raised for pages so the site's 404 page is shown; htmx and
+    JSON callers get its message like every other error.
     """
 
     @functools.wraps(view)

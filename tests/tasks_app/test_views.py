@@ -7,6 +7,7 @@ reads, and that nothing changed in the database.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Callable
 
@@ -15,8 +16,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks_app.models import Comment, Milestone, Task, User
-from tests.fixtures.factories import World, make_task
+from tasks_app.models import Comment, Matter, Milestone, Task, User
+from tests.fixtures.factories import World, make_matter, make_task
 
 pytestmark = pytest.mark.django_db
 
@@ -685,9 +686,7 @@ def test_move_next_to_a_card_of_another_matter_is_refused(
 ) -> None:
     a = three[0]
     elsewhere = make_task(
-        world.matter.__class__.objects.create(
-            firm=world.firm, number="HV-009", name="Elsewhere", client_name="X"
-        ),
+        make_matter(world.firm, "HV-009"),
         "Elsewhere card",
         actor=world.alice,
     )
@@ -1454,3 +1453,49 @@ def test_admin_refuses_wall_members_from_another_firm(
     assert response.status_code == 200
     assert "Not in Hartley &amp; Vale: Oscar Other." in response.content.decode()
     assert set(world.walled.members.all()) == {world.alice, world.bob}
+
+
+# --- demo data -----------------------------------------------------------------------
+
+
+def _counts() -> dict[str, int]:
+    from tasks_app.models import Firm, Matter, Membership
+
+    models = (Firm, User, Membership, Matter, Milestone, Task, Comment)
+    return {m.__name__: m.objects.count() for m in models}
+
+
+def test_seed_demo_twice_creates_everything_once(db) -> None:
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=io.StringIO())
+    first = _counts()
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+
+    assert _counts() == first
+    assert "nothing changed" in out.getvalue()
+    assert "hivelight-demo" in out.getvalue()
+    assert first["Firm"] == 2
+    statuses = set(Task.objects.values_list("status", flat=True))
+    assert statuses == set(Task.Status.values)
+    assert Comment.objects.exists()
+    assert User.objects.get(username="admin").is_superuser
+
+
+def test_seeded_demo_wall_keeps_carol_out_and_lets_alice_in(db) -> None:
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=io.StringIO())
+    walled = Matter.objects.get(is_restricted=True)
+    alice, carol = Client(), Client()
+
+    assert alice.login(username="alice", password="hivelight-demo")
+    assert carol.login(username="carol", password="hivelight-demo")
+    assert alice.get(reverse("board", args=[walled.pk])).status_code == 200
+    assert carol.get(reverse("board", args=[walled.pk])).status_code == 404
+    assert walled.name not in carol.get(reverse("home")).content.decode()
+    nina = Client()
+    assert nina.login(username="nina", password="hivelight-demo")
+    home = nina.get(reverse("home"))
+    assert {m.firm.name for m in home.context["matters"]} == {"Northgate Legal"}
