@@ -180,3 +180,17 @@ def firm_members(*, firm_id: int) -> QuerySet[User]:
 
 def membership_for(user: User) -> Membership | None:
     return getattr(user, "membership", None) if user.is_authenticated else None
+
+
+def user_can_view_activity_of(*, viewer: User, subject: User) -> bool:
+    """A user sees their own activity; firm admins see anyone's in their firm."""
+    if not viewer.is_authenticated:
+        return False
+    if viewer.pk == subject.pk:
+        return viewer.firm_id_or_none is not None
+    membership = membership_for(viewer)
+    return bool(
+        membership
+        and membership.is_firm_admin
+        and subject.firm_id_or_none == membership.firm_id
+    )

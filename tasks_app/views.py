@@ -33,6 +33,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from events_app.capture import record_task_viewed
 from tasks_app import selectors, services
 from tasks_app.forms import (
     BoardFilterForm,
@@ -368,6 +369,7 @@ def _add_service_errors(form: Any, exc: ValidationError) -> None:
 def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     task = selectors.task_get_for_user(user=request.user, task_id=task_id)
     if request.method == "GET":
+        record_task_viewed(user=request.user, task=task)
         return _task_page(request, task)
     form = TaskForm(request.POST, matter=task.matter)
     if form.is_valid():

@@ -1,0 +1,3 @@
+"""URLs of notifications: the list, marking read, preferences, watching."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URLs of the event views: history, activity calendar, audit, events API."""
+
+urlpatterns: list = []
