@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -155,7 +155,8 @@ def task_list_open_for_user(*, user: User, limit: int = 50) -> QuerySet[Task]:
         .filter(assignee=user)
         .exclude(status=Task.Status.DONE)
         .select_related("matter", "milestone")
-        .order_by("due_date", "matter__number", "rank")[:limit]
+        # Undated tasks last on every database (SQLite would put NULLs first).
+        .order_by(F("due_date").asc(nulls_last=True), "matter__number", "rank")[:limit]
     )
 
 
