@@ -352,6 +352,8 @@ def _context_dict(ctx: context.EventContext) -> dict[str, Any]:
     data = {"source": ctx.source, "request_id": ctx.request_id}
     if ctx.caused_by:
         data["caused_by"] = ctx.caused_by
+    if ctx.client_id:
+        data["client_id"] = ctx.client_id
     return data
 
 

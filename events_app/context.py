@@ -23,6 +23,9 @@ class EventContext:
     request_id: str = ""
     # The event whose handler is doing this work, if any.
     caused_by: str = ""
+    # The browser tab's live channel (X-Live-Client), so that tab is spared
+    # the echo of its own change; see events_app.live.
+    client_id: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

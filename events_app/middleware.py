@@ -1,4 +1,4 @@
-"""Sets the event context for each web request: who, and which request."""
+"""Sets the event context for each web request: who, which request, which tab."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from events_app.context import acting_as
+from events_app.live import live_client_id
 
 
 class EventContextMiddleware:
@@ -17,5 +18,8 @@ class EventContextMiddleware:
         source = "admin" if request.path.startswith("/admin/") else "web"
         request_id = request.headers.get("X-Request-ID", "")[:64]
         extra = {"request_id": request_id} if request_id else {}
+        client_id = live_client_id(request.headers.get("X-Live-Client", ""))
+        if client_id:
+            extra["client_id"] = client_id
         with acting_as(request.user, source=source, **extra):
             return self.get_response(request)

@@ -1,4 +1,4 @@
-"""The transactional outbox and the handlers' ledger.
+"""The transactional outbox, the handlers' ledger, and notifications.
 
 An OutboxEvent row is written in the same transaction as the change it
 describes, so a rolled-back change leaves no event and a committed one is
@@ -9,6 +9,7 @@ what was relayed) and never dropped while undelivered.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -69,3 +70,79 @@ class HandlerRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} <- {self.event_name} {self.event_id}"
+
+
+class Notification(models.Model):
+    """Something a person should know about, made by a handler from one event.
+
+    A row keeps the event's envelope, so the page can always say what
+    happened even after the task is gone. At most one row exists per event
+    and recipient (the constraint), however often the event is delivered.
+    `matter_id` is copied from the event so lists can hide notifications of
+    matters the recipient can no longer see (a wall put up later).
+    """
+
+    class Verb(models.TextChoices):
+        ASSIGNED = "assigned", "Assigned to you"
+        UNASSIGNED = "unassigned", "No longer yours"
+        MENTIONED = "mentioned", "Mentioned you"
+        COMMENTED = "commented", "Commented"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    event_id = models.UUIDField()
+    event_name = models.CharField(max_length=64)
+    event = models.JSONField(help_text="The event envelope this notification is about.")
+    verb = models.CharField(max_length=20, choices=Verb.choices)
+    summary = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    matter_id = models.BigIntegerField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    # Set once the email went out, so a retried email task never sends twice.
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "recipient"], name="notification_once"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="notif_recent"),
+            models.Index(
+                fields=["recipient"],
+                condition=Q(read_at__isnull=True),
+                name="notif_unread",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.summary}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class NotificationPreference(models.Model):
+    """What a person wants by email; the in-app notification always exists."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+    )
+    email_on_assignment = models.BooleanField(
+        default=True, help_text="Email me when a task is assigned to me."
+    )
+    email_on_mention = models.BooleanField(
+        default=True, help_text="Email me when someone @mentions me in a comment."
+    )
+
+    def __str__(self) -> str:
+        return f"Notification preferences of {self.user_id}"

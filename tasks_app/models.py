@@ -269,3 +269,27 @@ class Comment(TrackedModel):
     def clean(self) -> None:
         if self.body is not None and not self.body.strip():
             raise ValidationError({"body": "A comment cannot be empty."})
+
+
+class TaskWatch(models.Model):
+    """A person follows a task: they hear about its comments.
+
+    The creator and each new assignee start watching automatically (the
+    `auto_watch` event handler); anyone who can see the task may watch or
+    unwatch it. Watching is a preference, not a change to the task, so it
+    records no event.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="watches")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="task_watches"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "user"], name="task_watch_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} watches {self.task_id}"

@@ -22,7 +22,15 @@ from django.http import Http404
 from django.utils import timezone
 
 from tasks_app import ranking, selectors
-from tasks_app.models import Comment, Matter, Membership, Milestone, Task, User
+from tasks_app.models import (
+    Comment,
+    Matter,
+    Membership,
+    Milestone,
+    Task,
+    TaskWatch,
+    User,
+)
 
 TASK_EDITABLE_FIELDS = (
     "title",
@@ -482,3 +490,24 @@ def comment_delete(*, actor: User, comment_id: int) -> None:
     comment.is_deleted = True
     comment.last_modified_by = actor
     comment.save(update_fields=["is_deleted", "last_modified_by"])
+
+
+# --- watching -------------------------------------------------------------------
+
+
+@transaction.atomic
+def task_watch(*, actor: User, task_id: int) -> TaskWatch:
+    """Start following a task's comments; watching twice is one watch.
+
+    Permission is seeing the task (Http404 otherwise, so a wall leaks nothing).
+    """
+    task = selectors.task_get_for_user(user=actor, task_id=task_id)
+    watch, _ = TaskWatch.objects.get_or_create(task=task, user=actor)
+    return watch
+
+
+@transaction.atomic
+def task_unwatch(*, actor: User, task_id: int) -> None:
+    """Stop following a task; unwatching a task not watched changes nothing."""
+    task = selectors.task_get_for_user(user=actor, task_id=task_id)
+    TaskWatch.objects.filter(task=task, user=actor).delete()
