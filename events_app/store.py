@@ -15,18 +15,21 @@ Tables (names take `settings.EVENT_STORE["TABLE_PREFIX"]`):
     other top-level envelope key, e.g. `parent`), expires_at (epoch seconds,
     `task.viewed` only; the table's TTL attribute).
 
-`<prefix>ActivityCounts`, one item per (user, series, UTC day):
-    pk `U#<firm>#<user>`, sk `S#<series>#YYYY-MM-DD`, where series is `*`
-    (all counted events), `<family>.*` (e.g. `task.*`) or an event name;
-    v counts the writes to the item; `c<L>_<j>` counts the events in the
-    15-minute UTC slots [j*2^L, (j+1)*2^L) of the day, for L = 0..5. Level 0
-    gives exact slot counts; the coarser blocks give the sum of any prefix
-    of the day (a viewer's local midnight falls on a quarter hour) from at
-    most 7 attributes. So a year of calendar in any timezone is one Query of
-    ~370 items of at most ~1.5 KB (a Query pays for whole items, projected
-    or not), projected to a handful of attributes. Every event ADDs 6 blocks
-    to each of its 3 series' items in the same TransactWriteItems as its
-    conditional put; one transaction merges the updates of its events.
+`<prefix>ActivityCounts`, per user (pk `U#<firm>#<user>`) and per series
+(`*` = all counted events, `<family>.*` e.g. `task.*`, or an event name):
+    day items      sk `D#<series>#<YYYY-MM-DD>`: t (the UTC day's total),
+                   b0..b5 (4-hour blocks), h0..h23 (hours);
+    quarter items  sk `Q#<series>#<HH>#<YYYY-MM-DD>`: q0..q3 (the four
+                   15-minute slots of that UTC hour);
+    both with v, a count of the writes to the item (recount_user's guard).
+Every event ADDs to the day item and the quarter item of each of its 3
+series, in the same TransactWriteItems as its conditional put; a transaction
+merges the updates of its events. A viewer's local midnight always falls on
+a quarter hour, so a local day is a run of UTC slots: a year of calendar in
+a whole-hour zone is one Query of ~370 day items (at most 32 numbers each,
+projected to 1-4), and a :30/:45 zone adds one Query of ~370 quarter items
+of the boundary hour (hour-major keys keep that hour's days contiguous).
+Small items matter: a Query pays for whole items, projected or not.
 
 Events whose names expire (`task.viewed`, via TTL) are stored but not
 counted: counters must stay rebuildable from the events that remain.
@@ -66,8 +69,9 @@ TTL_ATTRIBUTE = "expires_at"
 EXPIRING_NAMES = frozenset({"task.viewed"})
 
 SLOT_MINUTES = 15
-SLOTS_PER_DAY = 24 * 60 // SLOT_MINUTES
-LEVELS = range(6)  # block sizes 1, 2, 4, 8, 16, 32 slots
+SLOTS_PER_HOUR = 60 // SLOT_MINUTES
+SLOTS_PER_DAY = 24 * SLOTS_PER_HOUR
+HOURS_PER_BLOCK = 4
 ALL_SERIES = "*"
 
 # DynamoDB limits (with margin): 100 actions and 4 MB per transaction, 4 KB
@@ -193,6 +197,9 @@ def _client() -> Any:
                         retries={"max_attempts": 2, "mode": "standard"},
                         max_pool_connections=20,
                         tcp_keepalive=True,
+                        # Requests are built here and covered by tests; the
+                        # client-side shape check cost a third of write CPU.
+                        parameter_validation=False,
                     ),
                 )
                 _clients[key] = client
@@ -476,34 +483,7 @@ def is_counted(name: str) -> bool:
     return name not in EXPIRING_NAMES
 
 
-# --- counters: slots and blocks ----------------------------------------------------
-
-
-def _slot_of(occurred_at: str) -> int:
-    return (int(occurred_at[11:13]) * 60 + int(occurred_at[14:16])) // SLOT_MINUTES
-
-
-def _block_attr(level: int, block: int) -> str:
-    return f"c{level}_{block}"
-
-
-@lru_cache(maxsize=SLOTS_PER_DAY)
-def _slot_attrs(slot: int) -> tuple[str, ...]:
-    """The counter attributes one event in `slot` increments (one per level)."""
-    return tuple(_block_attr(level, slot >> level) for level in LEVELS)
-
-
-@lru_cache(maxsize=SLOTS_PER_DAY + 1)
-def _prefix_attrs(end_slot: int) -> tuple[str, ...]:
-    """Attributes of the aligned blocks whose union is slots [0, end_slot)."""
-    attrs = []
-    position = 0
-    for level in reversed(LEVELS):
-        size = 1 << level
-        while end_slot - position >= size:
-            attrs.append(_block_attr(level, position >> level))
-            position += size
-    return tuple(attrs)
+# --- counters: layout -------------------------------------------------------------
 
 
 def _series_of(name: str) -> tuple[str, str, str]:
@@ -514,21 +494,57 @@ def _is_name_series(series: str) -> bool:
     return series != ALL_SERIES and not series.endswith(".*")
 
 
-def _counter_sk(series: str, day: str) -> str:
-    return f"S#{series}#{day}"
+def _day_sk(series: str, day: str) -> str:
+    return f"D#{series}#{day}"
 
 
-def _split_counter_sk(sk: str) -> tuple[str, str]:
-    series, day = sk[2:].rsplit("#", 1)
-    return series, day
+def _quarter_sk(series: str, hour: int, day: str) -> str:
+    return f"Q#{series}#{hour:02d}#{day}"
+
+
+def _parse_counter_sk(sk: str) -> tuple[str, str, int | None, str]:
+    """(kind "D" or "Q", series, hour or None, day) of a counter item's sort key."""
+    kind, body, day = sk[0], sk[2:-11], sk[-10:]
+    if kind == "Q":
+        series, hour = body.rsplit("#", 1)
+        return kind, series, int(hour), day
+    return kind, body, None, day
 
 
 def _counter_updates(
     pk: str, name: str, occurred_at: str
 ) -> list[tuple[tuple[str, str], tuple[str, ...]]]:
-    attrs = _slot_attrs(_slot_of(occurred_at))
+    """The counter items and attributes one event increments."""
     day = occurred_at[:10]
-    return [((pk, _counter_sk(series, day)), attrs) for series in _series_of(name)]
+    hour = int(occurred_at[11:13])
+    quarter = int(occurred_at[14:16]) // SLOT_MINUTES
+    day_attrs = ("t", f"b{hour // HOURS_PER_BLOCK}", f"h{hour}")
+    quarter_attrs = (f"q{quarter}",)
+    updates = []
+    for series in _series_of(name):
+        updates.append(((pk, _day_sk(series, day)), day_attrs))
+        updates.append(((pk, _quarter_sk(series, hour, day)), quarter_attrs))
+    return updates
+
+
+@lru_cache(maxsize=25)
+def _hours_prefix(hours: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(plus, minus): day-item attributes whose sum counts hours [0, hours).
+
+    Either whole 4-hour blocks plus hours, or the day total minus the rest
+    of the day, whichever reads fewer attributes (at most 4).
+    """
+    full = hours // HOURS_PER_BLOCK
+    direct = tuple(f"b{k}" for k in range(full)) + tuple(
+        f"h{h}" for h in range(full * HOURS_PER_BLOCK, hours)
+    )
+    up = -(-hours // HOURS_PER_BLOCK)
+    rest = tuple(f"h{h}" for h in range(hours, up * HOURS_PER_BLOCK)) + tuple(
+        f"b{k}" for k in range(up, 24 // HOURS_PER_BLOCK)
+    )
+    if len(direct) <= len(rest) + 1:
+        return direct, ()
+    return ("t",), rest
 
 
 # --- writes ------------------------------------------------------------------------
@@ -612,7 +628,8 @@ def _prepare(event: dict[str, Any]) -> _Prepared:
     expires_at = _expires_at(event)
     if expires_at is not None:
         item[TTL_ATTRIBUTE] = {"N": str(expires_at)}
-    size = len(_dumps(item).encode())
+    # Keys, attribute names and type tags add well under 1 KB to the JSON.
+    size = len(_dumps(event).encode()) + 1024
     if size > MAX_EVENT_BYTES:
         raise ValueError(
             f"event {event['id']} is {size} bytes; DynamoDB items hold 400 KB"
@@ -630,7 +647,8 @@ def _pack(prepared: Sequence[_Prepared]) -> Iterator[list[_Prepared]]:
 
     A group counts one action per event plus one per distinct counter item
     (a transaction may touch an item once, so counter updates are merged),
-    and keeps each merged counter update under MAX_COUNTER_ATTRS attributes.
+    and keeps each merged counter update under MAX_COUNTER_ATTRS attributes
+    (a day item has at most 32, so this only guards future layouts).
     """
     group: list[_Prepared] = []
     counters: dict[tuple[str, str], set[str]] = {}
@@ -900,7 +918,22 @@ def _query_events(
         request["ProjectionExpression"] = ", ".join(placeholders)
     request["ExpressionAttributeNames"] = attr_names
     request["ExpressionAttributeValues"] = values
-    scope = f"{index}|{partition}|{'desc' if newest_first else 'asc'}"
+    # A cursor is valid only for the query that issued it (same index,
+    # partition, order, range and filters).
+    scope = "|".join(
+        [
+            str(index),
+            partition,
+            "desc" if newest_first else "asc",
+            values.get(":lo", {}).get("S", ""),
+            values.get(":hi", {}).get("S", ""),
+            request.get("FilterExpression", ""),
+            ",".join(
+                f"{k}={v['S']}" for k, v in sorted(values.items()) if k[1] in "fx"
+            ),
+            values.get(":prefix", {}).get("S", ""),
+        ]
+    )
     if cursor:
         request["ExclusiveStartKey"] = _decode_cursor(cursor, scope, key_attrs)
 
@@ -982,7 +1015,10 @@ def query_entity_history(
 ) -> Page:
     """One entity's events (task, comment, milestone...), newest first by default.
 
-    Works after the entity is deleted: events are self-contained.
+    Works after the entity is deleted: events are self-contained. Read from
+    a global index, so eventually consistent (on Amazon DynamoDB an event
+    may show up a moment after put_events returns). Filters, projection and
+    cursors as in `query_user_events`.
     """
     return _query_events(
         index="gsi1_entity",
@@ -1013,7 +1049,10 @@ def query_matter_feed(
     exclude_names: Collection[str] | None = None,
     fields: Sequence[str] | None = None,
 ) -> Page:
-    """A matter's events (any subject, any actor), newest first by default."""
+    """A matter's events (any subject, any actor), newest first by default.
+
+    Eventually consistent (global index); otherwise as `query_entity_history`.
+    """
     return _query_events(
         index="gsi2_matter",
         partition=matter_pk(firm, matter_id),
@@ -1040,7 +1079,10 @@ def query_events_by_name(
     newest_first: bool = True,
     fields: Sequence[str] | None = None,
 ) -> Page:
-    """A firm's events of one name (audit), newest first by default."""
+    """A firm's events of one name (audit), newest first by default.
+
+    Eventually consistent (global index); otherwise as `query_entity_history`.
+    """
     return _query_events(
         index="gsi3_name",
         partition=name_pk(firm, _check_name(name)),
@@ -1117,6 +1159,8 @@ def _select(
 ) -> _Selection:
     excluded = {_check_name(n) for n in exclude_names or ()}
     prefix = name_prefix or ""
+    if prefix:
+        _check_name(prefix, "name prefix")
     if names is not None:
         chosen = sorted(
             n
@@ -1133,9 +1177,37 @@ def _select(
     return _Selection(add=(base,), subtract=subtract)
 
 
-def _projection(attrs: Iterable[str], request: dict[str, Any]) -> None:
-    # Counter attribute names (c<level>_<block>, v) are plain tokens.
-    request["ProjectionExpression"] = ",".join(["sk", *sorted(set(attrs))])
+@dataclass
+class _SeriesCounters:
+    """One series' counter items in a range: {day: numbers} and per hour."""
+
+    days: dict[str, dict[str, int]] = field(default_factory=dict)
+    quarters: dict[int, dict[str, dict[str, int]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+
+
+def _numbers(item: dict[str, Any]) -> dict[str, int]:
+    return {
+        attr: int(av["N"])
+        for attr, av in item.items()
+        if attr not in ("pk", "sk", "v") and av["N"] != "0"
+    }
+
+
+def _counter_query(
+    condition: str, values: dict[str, Any], attrs: Iterable[str] | None
+) -> Iterator[tuple[str, dict[str, int]]]:
+    request: dict[str, Any] = {
+        "TableName": table_names().counts,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+    }
+    if attrs is not None:
+        # Counter attribute names (t, b<k>, h<h>, q<q>) are plain tokens.
+        request["ProjectionExpression"] = ",".join(["sk", *sorted(set(attrs))])
+    for item in _paginate("query", **request):
+        yield item["sk"]["S"], _numbers(item)
 
 
 def _read_series(
@@ -1144,61 +1216,68 @@ def _read_series(
     series: str,
     first_day: dt.date,
     last_day: dt.date,
-    attrs: Iterable[str] | None,
-) -> dict[str, dict[str, int]]:
-    """One series' counter items for UTC days in [first_day, last_day]."""
-    request: dict[str, Any] = {
-        "TableName": table_names().counts,
-        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
-        "ExpressionAttributeValues": {
+    day_attrs: Iterable[str] | None,
+    quarter_hours: dict[int, int],
+) -> _SeriesCounters:
+    """A series' day items (unless day_attrs is None) and, per hour in
+    quarter_hours, that hour's quarter items, for UTC days in range."""
+    result = _SeriesCounters()
+    lo, hi = first_day.isoformat(), last_day.isoformat()
+    between = "pk = :pk AND sk BETWEEN :lo AND :hi"
+    if day_attrs is not None:
+        values = {
             ":pk": {"S": pk},
-            ":lo": {"S": _counter_sk(series, first_day.isoformat())},
-            ":hi": {"S": _counter_sk(series, last_day.isoformat())},
-        },
-    }
-    if attrs is not None:
-        _projection(attrs, request)
-    days: dict[str, dict[str, int]] = {}
-    for item in _paginate("query", **request):
-        day = item.pop("sk")["S"][-10:]
-        days[day] = {attr: int(av["N"]) for attr, av in item.items() if attr[0] == "c"}
-    return days
+            ":lo": {"S": _day_sk(series, lo)},
+            ":hi": {"S": _day_sk(series, hi)},
+        }
+        for sk, numbers in _counter_query(between, values, day_attrs):
+            result.days[sk[-10:]] = numbers
+    for hour, quarters in sorted(quarter_hours.items()):
+        values = {
+            ":pk": {"S": pk},
+            ":lo": {"S": _quarter_sk(series, hour, lo)},
+            ":hi": {"S": _quarter_sk(series, hour, hi)},
+        }
+        attrs = [f"q{q}" for q in range(quarters)]
+        for sk, numbers in _counter_query(between, values, attrs):
+            result.quarters[hour][sk[-10:]] = numbers
+    return result
 
 
-def _read_prefixed_series(
+def _read_prefixed(
     *,
     pk: str,
     selection: _Selection,
     first_day: dt.date,
     last_day: dt.date,
-    attrs: Iterable[str] | None,
-) -> list[dict[str, dict[str, int]]]:
+    day_attrs: Iterable[str] | None,
+    quarter_hours: dict[int, int],
+) -> list[_SeriesCounters]:
     """Counter items of every name series starting with the selection's prefix.
 
-    Reads those series over all time (their days are not contiguous in the
-    key order) and keeps the days in range: the slow path of a prefix that
-    is not a family; pass `names` to avoid it.
+    Reads those series over all time (their days are not contiguous in key
+    order) and keeps the days in range: the slow path of a prefix that is
+    not a family; pass `names` to avoid it.
     """
     assert selection.prefix is not None and selection.keep is not None
-    request: dict[str, Any] = {
-        "TableName": table_names().counts,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": pk},
-            ":prefix": {"S": f"S#{selection.prefix}"},
-        },
-    }
-    if attrs is not None:
-        _projection(attrs, request)
     lo, hi = first_day.isoformat(), last_day.isoformat()
-    by_series: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
-    for item in _paginate("query", **request):
-        series, day = _split_counter_sk(item.pop("sk")["S"])
-        if not (lo <= day <= hi and _is_name_series(series) and selection.keep(series)):
-            continue
-        by_series[series][day] = {
-            attr: int(av["N"]) for attr, av in item.items() if attr[0] == "c"
-        }
+    kinds = [
+        kind for kind, wanted in (("D", day_attrs), ("Q", quarter_hours)) if wanted
+    ]
+    by_series: dict[str, _SeriesCounters] = defaultdict(_SeriesCounters)
+    for kind in kinds:
+        values = {":pk": {"S": pk}, ":prefix": {"S": f"{kind}#{selection.prefix}"}}
+        condition = "pk = :pk AND begins_with(sk, :prefix)"
+        for sk, numbers in _counter_query(condition, values, None):
+            _, series, hour, day = _parse_counter_sk(sk)
+            if not (lo <= day <= hi and _is_name_series(series)):
+                continue
+            if not selection.keep(series):
+                continue
+            if hour is None:
+                by_series[series].days[day] = numbers
+            elif hour in quarter_hours:
+                by_series[series].quarters[hour][day] = numbers
     return list(by_series.values())
 
 
@@ -1209,16 +1288,19 @@ def _read_selection(
     selection: _Selection,
     first_day: dt.date,
     last_day: dt.date,
-    attrs: Iterable[str] | None,
-) -> list[tuple[int, dict[str, dict[str, int]]]]:
-    """(sign, {day: counters}) for each series the selection sums."""
+    day_attrs: Iterable[str] | None,
+    quarter_hours: dict[int, int],
+) -> list[tuple[int, _SeriesCounters]]:
+    """(sign, counters) for each series the selection adds or subtracts."""
     pk = user_pk(firm, user_id)
-    span = {"first_day": first_day, "last_day": last_day, "attrs": attrs}
+    span: dict[str, Any] = {
+        "first_day": first_day,
+        "last_day": last_day,
+        "day_attrs": day_attrs,
+        "quarter_hours": quarter_hours,
+    }
     if selection.prefix is not None:
-        return [
-            (1, days)
-            for days in _read_prefixed_series(pk=pk, selection=selection, **span)
-        ]
+        return [(1, c) for c in _read_prefixed(pk=pk, selection=selection, **span)]
     return [
         (sign, _read_series(pk=pk, series=series, **span))
         for sign, group in ((1, selection.add), (-1, selection.subtract))
@@ -1269,8 +1351,20 @@ def _local_runs(day: dt.date, zone: dt.tzinfo) -> list[tuple[int, int, dt.date]]
     return runs
 
 
-def _prefix_sum(counters: dict[str, int], end_slot: int) -> int:
-    return sum(counters.get(attr, 0) for attr in _prefix_attrs(end_slot))
+def _prefix(counters: _SeriesCounters, day: str, slot: int) -> int:
+    """Events of one series in slots [0, slot) of a UTC day."""
+    hour, quarter = divmod(slot, SLOTS_PER_HOUR)
+    plus, minus = _hours_prefix(hour)
+    total = 0
+    numbers = counters.days.get(day)
+    if numbers:
+        total = sum(numbers.get(a, 0) for a in plus)
+        total -= sum(numbers.get(a, 0) for a in minus)
+    if quarter:
+        numbers = counters.quarters.get(hour, {}).get(day)
+        if numbers:
+            total += sum(numbers.get(f"q{q}", 0) for q in range(quarter))
+    return total
 
 
 def _check_dates(start_date: dt.date, end_date: dt.date) -> None:
@@ -1322,22 +1416,30 @@ def daily_counts(
             for a, b, _ in runs:
                 boundaries.update((a, b))
         day += one_day
-    attrs = {attr for boundary in boundaries for attr in _prefix_attrs(boundary)}
-    series_days = _read_selection(
+    day_attrs: set[str] = set()
+    quarter_hours: dict[int, int] = {}
+    for boundary in boundaries:
+        hour, quarter = divmod(boundary, SLOTS_PER_HOUR)
+        for attrs in _hours_prefix(hour):
+            day_attrs.update(attrs)
+        if quarter:
+            quarter_hours[hour] = max(quarter_hours.get(hour, 0), quarter)
+    series_counters = _read_selection(
         firm=firm,
         user_id=user_id,
         selection=selection,
         first_day=first_day,
         last_day=last_day,
-        attrs=attrs,
+        day_attrs=day_attrs,
+        quarter_hours=quarter_hours,
     )
     totals: dict[str, int] = defaultdict(int)
-    for sign, days in series_days:
-        for day_key, counters in days.items():
+    for sign, counters in series_counters:
+        for day_key in counters.days:
             for a, b, local in runs_by_day.get(day_key, ()):
-                count = _prefix_sum(counters, b)
+                count = _prefix(counters, day_key, b)
                 if a:
-                    count -= _prefix_sum(counters, a)
+                    count -= _prefix(counters, day_key, a)
                 totals[local] += sign * count
     return {local: totals[local] for local in sorted(totals) if totals[local]}
 
@@ -1364,28 +1466,30 @@ def activity_counts(
         return {}
     first_day = start_utc.date()
     last_day = (end_utc - dt.timedelta(microseconds=1)).date()
-    series_days = _read_selection(
+    # One query per hour of the day and series: fine for the short ranges
+    # this serves; the calendar uses daily_counts.
+    series_counters = _read_selection(
         firm=firm,
         user_id=user_id,
         selection=selection,
         first_day=first_day,
         last_day=last_day,
-        attrs=[_block_attr(0, slot) for slot in range(SLOTS_PER_DAY)],
+        day_attrs=None,
+        quarter_hours=dict.fromkeys(range(24), SLOTS_PER_HOUR),
     )
     step = dt.timedelta(minutes=SLOT_MINUTES)
     totals: dict[dt.datetime, int] = defaultdict(int)
-    for sign, days in series_days:
-        for day_key, counters in days.items():
-            day_start = dt.datetime.combine(
-                dt.date.fromisoformat(day_key), dt.time(), UTC
-            )
-            for slot in range(SLOTS_PER_DAY):
-                count = counters.get(_block_attr(0, slot))
-                if not count:
-                    continue
-                slot_start = day_start + slot * step
-                if slot_start < end_utc and slot_start + step > start_utc:
-                    totals[slot_start] += sign * count
+    for sign, counters in series_counters:
+        for hour, days in counters.quarters.items():
+            for day_key, numbers in days.items():
+                hour_start = dt.datetime.combine(
+                    dt.date.fromisoformat(day_key), dt.time(hour), UTC
+                )
+                for quarter in range(SLOTS_PER_HOUR):
+                    count = numbers.get(f"q{quarter}")
+                    slot_start = hour_start + quarter * step
+                    if count and slot_start < end_utc and slot_start + step > start_utc:
+                        totals[slot_start] += sign * count
     return {slot: totals[slot] for slot in sorted(totals) if totals[slot]}
 
 
@@ -1452,25 +1556,22 @@ def naive_daily_counts(
 
 # --- rebuilding counters -----------------------------------------------------------
 
-_Key = tuple[str, str]  # (series, day)
 
-
-def _day_totals(counters: dict[_Key, dict[str, int]]) -> dict[str, int]:
-    """Series -> the day's total (its top-level blocks), for reports."""
-    top = LEVELS[-1]
-    totals = {
-        series: sum(n for attr, n in attrs.items() if attr.startswith(f"c{top}_"))
-        for (series, _), attrs in counters.items()
-    }
-    return {series: n for series, n in sorted(totals.items()) if n}
+def _day_totals(items: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Series -> day total, from the day items among counter items by sk."""
+    totals = {}
+    for sk, numbers in items.items():
+        kind, series, _, _ = _parse_counter_sk(sk)
+        if kind == "D" and numbers.get("t"):
+            totals[series] = numbers["t"]
+    return dict(sorted(totals.items()))
 
 
 def _stored_counters(
     pk: str, lo: str, hi: str
-) -> tuple[dict[_Key, dict[str, int]], dict[_Key, int]]:
-    """Every counter item of a user for UTC days lo..hi, and each item's v."""
-    found: dict[_Key, dict[str, int]] = {}
-    versions: dict[_Key, int] = {}
+) -> dict[str, tuple[dict[str, int], int]]:
+    """Every counter item of a user for UTC days lo..hi: sk -> (numbers, v)."""
+    found = {}
     request = {
         "TableName": table_names().counts,
         "KeyConditionExpression": "pk = :pk",
@@ -1478,23 +1579,14 @@ def _stored_counters(
         "ConsistentRead": True,
     }
     for item in _paginate("query", **request):
-        key = _split_counter_sk(item["sk"]["S"])
-        if lo <= key[1] <= hi:
-            found[key] = _counters_of(item)
-            versions[key] = int(item.get("v", {"N": "0"})["N"])
-    return found, versions
+        sk = item["sk"]["S"]
+        if lo <= sk[-10:] <= hi:
+            found[sk] = (_numbers(item), int(item.get("v", {"N": "0"})["N"]))
+    return found
 
 
-def _counters_of(item: dict[str, Any]) -> dict[str, int]:
-    return {
-        attr: int(av["N"])
-        for attr, av in item.items()
-        if attr[0] == "c" and int(av["N"])
-    }
-
-
-def _expected_counters(pk: str, lo: str, hi: str) -> dict[_Key, dict[str, int]]:
-    """Counters recomputed from the stored events of UTC days lo..hi."""
+def _expected_counters(pk: str, lo: str, hi: str) -> dict[str, dict[str, int]]:
+    """Counter items recomputed from the stored events of UTC days lo..hi."""
     request: dict[str, Any] = {
         "TableName": table_names().events,
         "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
@@ -1507,59 +1599,53 @@ def _expected_counters(pk: str, lo: str, hi: str) -> dict[_Key, dict[str, int]]:
         },
         "ConsistentRead": True,
     }
-    expected: dict[_Key, Counter[str]] = defaultdict(Counter)
+    expected: dict[str, Counter[str]] = defaultdict(Counter)
     for item in _paginate("query", **request):
         name = item["ev_name"]["S"]
-        if not is_counted(name):
-            continue
-        occurred_at = item["sk"]["S"]
-        attrs = _slot_attrs(_slot_of(occurred_at))
-        for series in _series_of(name):
-            expected[(series, occurred_at[:10])].update(attrs)
-    return {key: dict(counts) for key, counts in expected.items()}
+        if is_counted(name):
+            for (_, sk), attrs in _counter_updates(pk, name, item["sk"]["S"]):
+                expected[sk].update(attrs)
+    return {sk: dict(counts) for sk, counts in expected.items()}
 
 
 def _reload_day(
-    pk: str, day: str, series: set[str]
-) -> tuple[dict[_Key, dict[str, int]], dict[_Key, int], dict[_Key, dict[str, int]]]:
-    """A day's counter items (read first) and its events (read after)."""
+    pk: str, day: str, sks: set[str]
+) -> tuple[dict[str, tuple[dict[str, int], int]], dict[str, dict[str, int]]]:
+    """A day's counter items (read first) and its recount (events read after)."""
     while True:
-        found: dict[_Key, dict[str, int]] = {}
-        versions: dict[_Key, int] = {}
-        for name in sorted(series):
+        found = {}
+        for sk in sorted(sks):
             item = _call(
                 "get_item",
                 TableName=table_names().counts,
-                Key={"pk": {"S": pk}, "sk": {"S": _counter_sk(name, day)}},
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
                 ConsistentRead=True,
             ).get("Item")
             if item is not None:
-                found[(name, day)] = _counters_of(item)
-                versions[(name, day)] = int(item.get("v", {"N": "0"})["N"])
+                found[sk] = (_numbers(item), int(item.get("v", {"N": "0"})["N"]))
         expected = _expected_counters(pk, day, day)
-        more = {name for name, _ in expected} - series
-        if not more:
-            return found, versions, expected
-        series |= more
+        if set(expected) <= sks:
+            return found, expected
+        sks = sks | set(expected)
 
 
-def _rewrite(pk: str, key: _Key, attrs: dict[str, int], version: int | None) -> bool:
+def _rewrite(pk: str, sk: str, numbers: dict[str, int], version: int | None) -> bool:
     """Replace one counter item if its version is unchanged; False otherwise."""
     request: dict[str, Any] = {"TableName": table_names().counts}
-    sk = {"S": _counter_sk(*key)}
+    key = {"pk": {"S": pk}, "sk": {"S": sk}}
     if version is None:
         request["ConditionExpression"] = "attribute_not_exists(pk)"
     else:
         request["ConditionExpression"] = "v = :v"
         request["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
-    if attrs:
-        item = {"pk": {"S": pk}, "sk": sk, "v": {"N": str((version or 0) + 1)}}
-        item.update({attr: {"N": str(n)} for attr, n in attrs.items()})
+    if numbers:
+        item = {**key, "v": {"N": str((version or 0) + 1)}}
+        item.update({attr: {"N": str(n)} for attr, n in numbers.items()})
         operation = "put_item"
         request["Item"] = item
     else:
         operation = "delete_item"
-        request["Key"] = {"pk": {"S": pk}, "sk": sk}
+        request["Key"] = key
     try:
         _call(operation, **request)
     except ClientError as exc:
@@ -1580,66 +1666,73 @@ def recount_user(
 ) -> dict[str, Any]:
     """Rebuild a user's counters from their stored events; report what changed.
 
-    Covers UTC days from `since` (default: all) to `until` (default: all).
-    Counter items are read (with their write version `v`) before the
-    events, both strongly consistent; a differing item is replaced only if
-    its `v` is unchanged. An event written meanwhile bumps `v`, so that day
-    is read again and recomputed: no concurrent increment is lost.
-    `on_day(day)` is called per day checked (progress bars). `dry_run` only
-    reports.
+    Covers UTC days from `since` to `until` (default: all). Counter items
+    are read (with their write version `v`) before the events, both
+    strongly consistent; a wrong item is replaced only if its `v` is
+    unchanged. An event written meanwhile bumps `v`, so that day is read
+    again and recomputed: no concurrent increment is lost. `on_day(day)` is
+    called per day checked (progress bars); `dry_run` only reports.
 
     Returns {"days_checked", "days_corrected", "events_counted",
     "corrections": {"YYYY-MM-DD": {"before": {series: n}, "after": {...}}}}
-    with series `*`, `<family>.*` and names, and day totals per series.
+    with the day's total per series (`*`, `<family>.*`, names).
     """
     pk = user_pk(firm, user_id)
     lo = since.isoformat() if since else "0000-00-00"
     hi = until.isoformat() if until else "9999-12-31"
-    found, versions = _stored_counters(pk, lo, hi)
+    found = _stored_counters(pk, lo, hi)
     expected = _expected_counters(pk, lo, hi)
-    by_day: dict[str, set[str]] = defaultdict(set)
-    for series, day in [*found, *expected]:
-        by_day[day].add(series)
-    report: dict[str, Any] = {
-        "days_checked": 0,
-        "days_corrected": 0,
-        "events_counted": sum(
-            sum(n for attr, n in attrs.items() if attr.startswith("c5_"))
-            for (series, _), attrs in expected.items()
-            if series == ALL_SERIES
-        ),
-        "corrections": {},
-    }
-    for day in sorted(by_day):
-        day_found = {k: v for k, v in found.items() if k[1] == day}
-        day_versions = {k: v for k, v in versions.items() if k[1] == day}
-        day_expected = {k: v for k, v in expected.items() if k[1] == day}
+    found_by_day: dict[str, dict[str, tuple[dict[str, int], int]]] = defaultdict(dict)
+    expected_by_day: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    for sk, entry in found.items():
+        found_by_day[sk[-10:]][sk] = entry
+    for sk, numbers in expected.items():
+        expected_by_day[sk[-10:]][sk] = numbers
+    corrections: dict[str, Any] = {}
+    days = sorted(set(found_by_day) | set(expected_by_day))
+    for day in days:
+        day_found, day_expected = found_by_day[day], expected_by_day[day]
         for _attempt in range(CONFLICT_RETRIES):
-            wrong = [
-                key
-                for key in set(day_found) | set(day_expected)
-                if day_found.get(key, {}) != day_expected.get(key, {})
-            ]
+            wrong = sorted(
+                sk
+                for sk in set(day_found) | set(day_expected)
+                if day_found.get(sk, ({}, 0))[0] != day_expected.get(sk, {})
+            )
             if not wrong:
                 break
-            report["corrections"].setdefault(
+            corrections.setdefault(
                 day,
-                {"before": _day_totals(day_found), "after": _day_totals(day_expected)},
+                {
+                    "before": _day_totals({sk: n for sk, (n, _) in day_found.items()}),
+                    "after": _day_totals(day_expected),
+                },
             )
             if dry_run:
                 break
             if all(
-                _rewrite(pk, key, day_expected.get(key, {}), day_versions.get(key))
-                for key in sorted(wrong)
+                _rewrite(
+                    pk,
+                    sk,
+                    day_expected.get(sk, {}),
+                    day_found[sk][1] if sk in day_found else None,
+                )
+                for sk in wrong
             ):
                 break
-            day_found, day_versions, day_expected = _reload_day(
-                pk, day, {series for series, _ in set(day_found) | set(day_expected)}
+            day_found, day_expected = _reload_day(
+                pk, day, set(day_found) | set(day_expected)
             )
         else:
             raise StoreUnavailable(f"counters of {pk} on {day} keep changing")
-        report["days_checked"] += 1
         if on_day is not None:
             on_day(day)
-    report["days_corrected"] = len(report["corrections"])
-    return report
+    return {
+        "days_checked": len(days),
+        "days_corrected": len(corrections),
+        "events_counted": sum(
+            n.get("t", 0)
+            for sk, n in expected.items()
+            if sk.startswith(f"D#{ALL_SERIES}#")
+        ),
+        "corrections": corrections,
+    }
