@@ -1,12 +1,29 @@
-"""ASGI entry point: HTTP through Django, websockets through channels."""
+"""ASGI entry point: HTTP through Django, websockets through channels.
+
+Websockets pass the allowed-hosts origin check (a page of another site
+cannot open a socket with the user's cookies), then session authentication,
+then the routing of `events_app.routing`.
+"""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hivelight.settings")
+# Django is set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from events_app.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)

@@ -70,11 +70,15 @@ server saves that, and the board is re-drawn from the server either way.
     return fetch(card.dataset.moveUrl, {
       method: "POST",
       credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-CSRFToken": window.hivelight.csrfToken(),
-      },
+      // The live headers name this tab, so the move's live echo skips it.
+      headers: Object.assign(
+        {
+          Accept: "application/json",
+          "Content-Type": "application/x-www-form-urlencoded",
+          "X-CSRFToken": window.hivelight.csrfToken(),
+        },
+        window.hivelight.live ? window.hivelight.live.headers() : {}
+      ),
       body: body,
     })
       .then(function (response) {
