@@ -1,0 +1,160 @@
+"""Live pages in real browsers: two people, a live ASGI server, a real worker.
+
+Alice and Bob each have their own browser context on daphne; Alice's
+changes go through the outbox, a real Celery worker, DynamoDB Local and
+channels-redis before they reach Bob's page.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from events_app.models import HandlerRun, Notification
+from tests.fixtures.factories import World, make_task
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def wait_live(page: Any, kind: str = "hello") -> None:
+    """Wait until the page's socket is open (and, for boards, subscribed)."""
+    page.wait_for_function("window.hivelight && window.hivelight.live.state === 'open'")
+    if kind == "subscribed":
+        page.wait_for_function("window.__live.some((m) => m.kind === 'subscribed')")
+
+
+def live_kinds(page: Any) -> list[str]:
+    return page.evaluate("window.__live.map((m) => m.kind)")
+
+
+def column_of(page: Any, task_id: int) -> str | None:
+    return page.evaluate(
+        f"(document.getElementById('task-{task_id}') || {{dataset: {{}}}})"
+        ".dataset.status || null"
+    )
+
+
+def drag(page: Any, source: Any, target: Any) -> None:
+    with page.expect_response(lambda r: "/move/" in r.url) as response:
+        source.drag_to(target)
+    assert response.value.ok, response.value.text()
+
+
+def test_an_assignment_rings_bobs_bell_and_shows_a_toast_without_reload(
+    event_store: Any, world: World, celery_worker: Any, open_as: Any
+) -> None:
+    task = make_task(world.matter, "Draft the reply", actor=world.alice)
+    bob = open_as("bob")
+    wait_live(bob)
+    bob.evaluate("window.__notReloaded = true")
+    badge = bob.locator("#notif-bell-link [data-notif-count]")
+    assert badge.is_hidden()
+
+    alice = open_as("alice")
+    alice.goto(f"/tasks/{task.pk}/")
+    alice.get_by_label("Assignee").select_option(label="Bob Stone")
+    alice.get_by_role("button", name="Save changes").click()
+    alice.wait_for_url(f"**/tasks/{task.pk}/")
+
+    toast = bob.locator(".toast")
+    toast.wait_for(timeout=15_000)
+    assert toast.inner_text().startswith("Alice Hartley assigned you “Draft the reply”")
+    assert badge.inner_text() == "1"
+    assert bob.get_by_role("link", name="Notifications: 1 unread").is_visible()
+    assert bob.evaluate("window.__notReloaded") is True
+
+    # Following the toast opens the task and reads the notification.
+    toast.get_by_role("link").click()
+    bob.wait_for_url(f"**/tasks/{task.pk}/")
+    assert badge.is_hidden()
+    assert Notification.objects.get(recipient=world.bob).read_at is not None
+
+
+def test_a_card_alice_drags_moves_on_bobs_board_within_two_seconds(
+    event_store: Any, world: World, celery_worker: Any, open_as: Any
+) -> None:
+    task = make_task(world.matter, "Instruct counsel", actor=world.alice)
+    make_task(world.matter, "Check limitation", actor=world.alice)
+    board = f"/matters/{world.matter.pk}/"
+    bob = open_as("bob")
+    bob.goto(board)
+    alice = open_as("alice")
+    alice.goto(board)
+    wait_live(bob, "subscribed")
+    wait_live(alice, "subscribed")
+
+    drag(
+        alice,
+        alice.locator(f"#task-{task.pk}"),
+        alice.locator("#column-IN_PROGRESS .card-list"),
+    )
+    moved_at = time.monotonic()
+
+    bob.locator(f"#column-IN_PROGRESS #task-{task.pk}").wait_for(timeout=2_000)
+    assert time.monotonic() - moved_at < 2.0
+    assert bob.locator("#column-TODO .card-title").all_inner_texts() == [
+        "Check limitation"
+    ]
+    assert bob.locator("#column-IN_PROGRESS .column-count").inner_text() == "1"
+    # Alice's own tab re-drew from its own answer; its echo was not sent to it.
+    bob.wait_for_timeout(300)
+    assert "board" not in live_kinds(alice)
+    assert "board" in live_kinds(bob)
+
+
+def test_a_board_reconnecting_catches_up_with_moves_it_missed(
+    event_store: Any, world: World, celery_worker: Any, open_as: Any
+) -> None:
+    task = make_task(world.matter, "Serve the claim form", actor=world.alice)
+    bob = open_as("bob")
+    bob.goto(f"/matters/{world.matter.pk}/")
+    wait_live(bob, "subscribed")
+    bob.evaluate("window.hivelight.live.pause()")
+    bob.wait_for_function("window.hivelight.live.state === 'paused'")
+
+    alice = open_as("alice")
+    alice.goto(f"/matters/{world.matter.pk}/")
+    drag(
+        alice,
+        alice.locator(f"#task-{task.pk}"),
+        alice.locator("#column-IN_REVIEW .card-list"),
+    )
+    celery_worker.wait_for(
+        HandlerRun.objects.filter(handler="live_board:task.status_changed").exists,
+        message="the move's board message was sent",
+    )
+    bob.wait_for_timeout(300)
+    assert column_of(bob, task.pk) == "TODO"  # missed while disconnected
+
+    bob.evaluate("window.hivelight.live.resume()")
+
+    bob.locator(f"#column-IN_REVIEW #task-{task.pk}").wait_for(timeout=5_000)
+
+
+def test_a_live_refresh_keeps_what_bob_is_typing(
+    event_store: Any, world: World, celery_worker: Any, open_as: Any
+) -> None:
+    task = make_task(world.matter, "Chase the expert", actor=world.alice)
+    bob = open_as("bob")
+    bob.goto(f"/matters/{world.matter.pk}/")
+    wait_live(bob, "subscribed")
+    bob.get_by_label("New task in In progress").fill("Half-typed title")
+
+    alice = open_as("alice")
+    alice.goto(f"/matters/{world.matter.pk}/")
+    drag(
+        alice,
+        alice.locator(f"#task-{task.pk}"),
+        alice.locator("#column-IN_PROGRESS .card-list"),
+    )
+
+    bob.locator(f"#column-IN_PROGRESS #task-{task.pk}").wait_for(timeout=5_000)
+    assert bob.get_by_label("New task in In progress").input_value() == (
+        "Half-typed title"
+    )
