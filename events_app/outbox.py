@@ -124,6 +124,7 @@ def _schedule_relay() -> None:
         logger.warning(
             "outbox relay not scheduled; the sweeper will retry", exc_info=True
         )
+        disarm_relay()
 
 
 def disarm_relay() -> None:

@@ -162,6 +162,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }
+# Publishing happens after commit, in the request: give up quickly, since the
+# outbox keeps the events and the sweeper relays them when the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "events_app.tasks.outbox_sweep",

@@ -29,3 +29,22 @@ def service_unavailable(reason: str) -> None:
 def _fast_password_hashing(settings):
     """Hashing strength is Django's business; tests only need logins to work."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_event_store(settings):
+    """Tests that do not ask for `event_store` must never touch a real store.
+
+    A transactional test relays after commit; without this it would write to
+    whatever DynamoDB answers on the default endpoint (say, `make run`'s).
+    The closed port makes such a relay fail at once and leave its rows in the
+    outbox, which is what happens in production with the store down.
+    """
+    settings.EVENT_STORE = {
+        **settings.EVENT_STORE,
+        "ENDPOINT_URL": "http://127.0.0.1:9",
+        "TABLE_PREFIX": "no_store_requested_",
+    }
+    from events_app import store
+
+    store.reset_client()
