@@ -5,10 +5,16 @@ Tables (names take `settings.EVENT_STORE["TABLE_PREFIX"]`):
 `<prefix>Events`, one item per event:
     pk      `U#<firm>#<actor id or "system">`   a user's activity
     sk      `<occurred_at>#<id>`                 time order, unique
-    gsi1pk  `E#<firm>#<subject type>#<subject id>` (index gsi1_entity)
+    gsi1pk  `E#<firm>#<type>#<id>` of the event's `parent` if it has one
+            (comments: their task), else of its subject (index gsi1_entity):
+            a task's history holds its comments' events, interleaved in
+            time; a comment's own history is its task's, filtered to it
     gsi2pk  `M#<firm>#<matter id>`  (index gsi2_matter; only with a matter)
     gsi3pk  `N#<firm>#<name>`       (index gsi3_name)
-    gsi1sk / gsi2sk / gsi3sk = sk
+    gsi4pk  `F#<firm>#<YYYY-MM>`    (index gsi4_firm; the UTC month of
+            occurred_at): a firm's events by date range, any user and name,
+            read month by month (audit)
+    gsi1sk / gsi2sk / gsi3sk / gsi4sk = sk
     envelope: ev_id, ev_name, ev_version, occurred_at, firm, actor (map),
     subject (map), matter (map, absent when None), changes and context (JSON
     text, so any JSON value round-trips exactly), ev_extra (JSON text of any
@@ -33,11 +39,19 @@ Small items matter: a Query pays for whole items, projected or not.
 
 Events whose names expire (`task.viewed`, via TTL) are stored but not
 counted: counters must stay rebuildable from the events that remain.
+`ensure_tables` turns TTL on (attribute `expires_at`); DynamoDB deletes
+expired items in the background, typically within a few days of expiry, so
+readers that must not show expired views filter on `expires_at` themselves.
+
+`ensure_tables` upgrades a table made under an older layout: it adds the
+missing indexes and then re-keys the stored events (`reindex_events`), so
+old comment events join their task's history and old events the firm index.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -88,6 +102,7 @@ _INDEXES = {
     "gsi1_entity": ("gsi1pk", "gsi1sk"),
     "gsi2_matter": ("gsi2pk", "gsi2sk"),
     "gsi3_name": ("gsi3pk", "gsi3sk"),
+    "gsi4_firm": ("gsi4pk", "gsi4sk"),
 }
 # Envelope field -> stored attribute.
 _FIELDS = {
@@ -261,8 +276,7 @@ def _paginate(operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
 
 
 def _events_table_spec(name: str) -> dict[str, Any]:
-    attributes = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk"]
-    attributes.append("gsi3sk")
+    attributes = [a for key in _INDEXES.values() for a in key]
     return {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -343,7 +357,8 @@ def ensure_tables() -> None:
     """Create the tables, their indexes and TTL if missing; safe to run again.
 
     Waits until the tables and indexes are ACTIVE. An existing events table
-    missing an index gets it added (one index at a time, as DynamoDB allows).
+    missing an index gets it added (one index at a time, as DynamoDB allows)
+    and its events re-keyed for the current layout (`reindex_events`).
     """
     names = table_names()
     spec = _events_table_spec(names.events)
@@ -351,6 +366,7 @@ def ensure_tables() -> None:
         _create_table(spec)
     table = _wait_active(names.events)
     present = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+    added = False
     for index in _INDEXES:
         if index is None or index in present:
             continue
@@ -361,6 +377,11 @@ def ensure_tables() -> None:
             GlobalSecondaryIndexUpdates=[{"Create": _gsi_spec(index)}],
         )
         _wait_active(names.events)
+        added = True
+    if added:
+        fixed = reindex_events()
+        if fixed:
+            logger.info("re-keyed %d stored events for the current layout", fixed)
     ttl = _call("describe_time_to_live", TableName=names.events)
     status = ttl.get("TimeToLiveDescription", {}).get("TimeToLiveStatus")
     if status not in ("ENABLED", "ENABLING"):
@@ -422,6 +443,17 @@ def matter_pk(firm: str, matter_id: int | str) -> str:
 
 def name_pk(firm: str, name: str) -> str:
     return f"N#{_key_part(firm, 'firm')}#{_key_part(name, 'event name')}"
+
+
+def firm_month_pk(firm: str, month: str) -> str:
+    """Partition of a firm's events of one UTC month (`YYYY-MM`)."""
+    return f"F#{_key_part(firm, 'firm')}#{_key_part(month, 'month')}"
+
+
+def _indexed_entity(event: dict[str, Any]) -> dict[str, Any]:
+    """The entity whose history holds the event: its parent, else its subject."""
+    parent = event.get("parent")
+    return parent if parent is not None else event["subject"]
 
 
 def _to_av(value: Any) -> dict[str, Any]:
@@ -583,6 +615,11 @@ def _validate(event: dict[str, Any]) -> None:
     matter = event.get("matter")
     if matter is not None and (not isinstance(matter, dict) or "id" not in matter):
         raise ValueError(f"event {ident}: matter must be None or a dict with an id")
+    parent = event.get("parent")
+    if parent is not None and (
+        not isinstance(parent, dict) or "type" not in parent or "id" not in parent
+    ):
+        raise ValueError(f"event {ident}: parent must be None or a dict with type, id")
 
 
 def _expires_at(event: dict[str, Any]) -> int | None:
@@ -601,13 +638,16 @@ def _prepare(event: dict[str, Any]) -> _Prepared:
     actor_id = event["actor"].get("id")
     subject = event["subject"]
     matter = event.get("matter")
+    indexed = _indexed_entity(event)
     item: dict[str, Any] = {
         "pk": {"S": user_pk(firm, actor_id)},
         "sk": {"S": sk},
-        "gsi1pk": {"S": entity_pk(firm, subject["type"], subject["id"])},
+        "gsi1pk": {"S": entity_pk(firm, indexed["type"], indexed["id"])},
         "gsi1sk": {"S": sk},
         "gsi3pk": {"S": name_pk(firm, event["name"])},
         "gsi3sk": {"S": sk},
+        "gsi4pk": {"S": firm_month_pk(firm, occurred_at[:7])},
+        "gsi4sk": {"S": sk},
         "ev_id": {"S": event["id"]},
         "ev_name": {"S": event["name"]},
         "ev_version": _to_av(event["version"]),
@@ -834,6 +874,11 @@ def _decode_cursor(cursor: str, scope: str, key_attrs: set[str]) -> dict[str, An
     return {attr: {"S": str(value)} for attr, value in key.items()}
 
 
+def _scope(*parts: str) -> str:
+    """A short digest naming one query: a cursor is valid only for its query."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
 def _check_limit(limit: int) -> int:
     if not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise ValueError(f"limit must be an integer from 1 to 1000, got {limit!r}")
@@ -853,7 +898,15 @@ def _query_events(
     limit: int,
     cursor: str | None,
     newest_first: bool,
+    subject: tuple[str, int | str] | None = None,
+    matter_id: int | str | None = None,
 ) -> Page:
+    """One partition of one index, filtered; see `query_user_events`.
+
+    `subject` keeps only events about that (type, id); `matter_id` only
+    events of that matter. Both are filters (read, then dropped), so they
+    serve partitions where most events match.
+    """
     _check_limit(limit)
     if names is not None:
         names = sorted({_check_name(n) for n in names})
@@ -894,6 +947,17 @@ def _query_events(
             values[f":x{i}"] = {"S": _check_name(name)}
             placeholders.append(f":x{i}")
         filters.append(f"NOT (#n IN ({', '.join(placeholders)}))")
+    if filters:
+        attr_names["#n"] = "ev_name"
+    if subject is not None:
+        attr_names.update({"#s": "subject", "#st": "type", "#si": "id"})
+        values[":st"] = _to_av(subject[0])
+        values[":si"] = _to_av(subject[1])
+        filters.append("#s.#st = :st AND #s.#si = :si")
+    if matter_id is not None:
+        attr_names.update({"#m": "matter", "#mi": "id"})
+        values[":mi"] = _to_av(matter_id)
+        filters.append("#m.#mi = :mi")
     request: dict[str, Any] = {
         "TableName": table_names().events,
         "KeyConditionExpression": condition,
@@ -902,7 +966,6 @@ def _query_events(
     if index is not None:
         request["IndexName"] = index
     if filters:
-        attr_names["#n"] = "ev_name"
         request["FilterExpression"] = " AND ".join(filters)
     if fields is not None:
         unknown = [f for f in fields if f not in _FIELDS and not _NAME_RE.match(f)]
@@ -920,19 +983,12 @@ def _query_events(
     request["ExpressionAttributeValues"] = values
     # A cursor is valid only for the query that issued it (same index,
     # partition, order, range and filters).
-    scope = "|".join(
-        [
-            str(index),
-            partition,
-            "desc" if newest_first else "asc",
-            values.get(":lo", {}).get("S", ""),
-            values.get(":hi", {}).get("S", ""),
-            request.get("FilterExpression", ""),
-            ",".join(
-                f"{k}={v['S']}" for k, v in sorted(values.items()) if k[1] in "fx"
-            ),
-            values.get(":prefix", {}).get("S", ""),
-        ]
+    scope = _scope(
+        str(index),
+        "desc" if newest_first else "asc",
+        request["KeyConditionExpression"],
+        request.get("FilterExpression", ""),
+        _dumps(sorted(values.items())),
     )
     if cursor:
         request["ExclusiveStartKey"] = _decode_cursor(cursor, scope, key_attrs)
@@ -1003,6 +1059,8 @@ def query_entity_history(
     firm: str,
     subject_type: str,
     subject_id: int | str,
+    parent: tuple[str, int | str] | None = None,
+    include_children: bool = True,
     limit: int = 100,
     cursor: str | None = None,
     newest_first: bool = True,
@@ -1015,14 +1073,26 @@ def query_entity_history(
 ) -> Page:
     """One entity's events (task, comment, milestone...), newest first by default.
 
+    A task's history includes the events of its comments (events whose
+    `parent` is the task), interleaved in time, unless `include_children`
+    is False. A child's own history needs its parent, `(type, id)`:
+    `query_entity_history(subject_type="comment", subject_id=5,
+    parent=("task", 12))` reads the task's history filtered to comment 5.
+
     Works after the entity is deleted: events are self-contained. Read from
     a global index, so eventually consistent (on Amazon DynamoDB an event
     may show up a moment after put_events returns). Filters, projection and
     cursors as in `query_user_events`.
     """
+    if parent is not None:
+        partition = entity_pk(firm, parent[0], parent[1])
+        only: tuple[str, int | str] | None = (subject_type, subject_id)
+    else:
+        partition = entity_pk(firm, subject_type, subject_id)
+        only = None if include_children else (subject_type, subject_id)
     return _query_events(
         index="gsi1_entity",
-        partition=entity_pk(firm, subject_type, subject_id),
+        partition=partition,
         start=start,
         end=end,
         names=names,
@@ -1032,6 +1102,7 @@ def query_entity_history(
         limit=limit,
         cursor=cursor,
         newest_first=newest_first,
+        subject=only,
     )
 
 
@@ -1098,6 +1169,135 @@ def query_events_by_name(
     )
 
 
+def _months(start: dt.datetime, end: dt.datetime) -> list[str]:
+    """The UTC months (`YYYY-MM`) holding instants in [start, end), in order."""
+    first = _parse_instant(isoformat(start))
+    last = _parse_instant(isoformat(end)) - dt.timedelta(microseconds=1)
+    months = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def query_firm_events(
+    *,
+    firm: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    user_id: int | str | None = None,
+    matter_id: int | str | None = None,
+    names: Collection[str] | None = None,
+    name_prefix: str | None = None,
+    exclude_names: Collection[str] | None = None,
+    fields: Sequence[str] | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+    newest_first: bool = True,
+) -> Page:
+    """A firm's events with start <= occurred_at < end, any user (audit).
+
+    Narrowed by actor (`user_id`; "system" for the system), matter, names
+    and name prefix, combined (AND). The narrowest key answers: the user's
+    partition, else the matter's feed, else a single name's index, else the
+    firm's month partitions (gsi4_firm), walked in order with a cursor that
+    carries the month. Pages are full unless the range is exhausted (the
+    last page may be empty); a cursor is valid only for the same query.
+    Eventually consistent except for the user path; as `query_user_events`
+    otherwise.
+    """
+    _check_limit(limit)
+    if start >= end:
+        return Page([], None)
+    common: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "names": names,
+        "name_prefix": name_prefix,
+        "exclude_names": exclude_names,
+        "fields": fields,
+        "newest_first": newest_first,
+    }
+    if user_id is not None:
+        return _query_events(
+            index=None,
+            partition=user_pk(firm, user_id),
+            limit=limit,
+            cursor=cursor,
+            matter_id=matter_id,
+            **common,
+        )
+    if matter_id is not None:
+        return _query_events(
+            index="gsi2_matter",
+            partition=matter_pk(firm, matter_id),
+            limit=limit,
+            cursor=cursor,
+            **common,
+        )
+    if names is not None and len(set(names)) == 1:
+        (name,) = set(names)
+        return _query_events(
+            index="gsi3_name",
+            partition=name_pk(firm, _check_name(name)),
+            limit=limit,
+            cursor=cursor,
+            **{**common, "names": None},
+            # The name index holds one name; prefix and exclusions still apply.
+        )
+    months = _months(start, end)
+    if newest_first:
+        months.reverse()
+    scope = _scope(
+        "firm-months",
+        firm,
+        isoformat(start),
+        isoformat(end),
+        "desc" if newest_first else "asc",
+        _dumps(
+            [
+                sorted(names) if names is not None else None,
+                name_prefix,
+                sorted(exclude_names or ()),
+                list(fields) if fields is not None else None,
+            ]
+        ),
+    )
+    position, inner = 0, None
+    if cursor:
+        payload = _decode_cursor(cursor, scope, {"month", "inner"})
+        month = payload["month"]["S"]
+        inner = payload["inner"]["S"] or None
+        if month not in months:
+            raise InvalidCursor("pagination cursor belongs to another query")
+        position = months.index(month)
+    items: list[dict[str, Any]] = []
+    next_cursor = None
+    for i in range(position, len(months)):
+        page = _query_events(
+            index="gsi4_firm",
+            partition=firm_month_pk(firm, months[i]),
+            limit=limit - len(items),
+            cursor=inner,
+            **common,
+        )
+        inner = None
+        items.extend(page.items)
+        if len(items) >= limit:
+            if page.next_cursor is not None:
+                resume = {"month": months[i], "inner": page.next_cursor}
+            elif i + 1 < len(months):
+                resume = {"month": months[i + 1], "inner": ""}
+            else:
+                break
+            next_cursor = _encode_cursor(
+                {k: {"S": v} for k, v in resume.items()}, scope
+            )
+            break
+    return Page(items, next_cursor)
+
+
 def iter_events(
     query: Callable[..., Page], /, *, page_size: int = 500, **kwargs: Any
 ) -> Iterator[dict[str, Any]]:
@@ -1113,6 +1313,55 @@ def iter_events(
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
+
+
+def reindex_events(*, on_item: Callable[[], None] | None = None) -> int:
+    """Give every stored event the index keys of the current layout.
+
+    For events written under an older layout: comment events move into
+    their task's history (gsi1pk of the parent), and every event joins the
+    firm's month index (gsi4pk). Scans the whole table once; an event
+    already right is not written. Safe to run again or concurrently with
+    writes (each update only sets derived keys). Returns how many events
+    were re-keyed; `on_item()` is called per event scanned (progress).
+    """
+    request: dict[str, Any] = {
+        "TableName": table_names().events,
+        "ProjectionExpression": "pk, sk, gsi1pk, gsi4pk, firm, subject, ev_extra",
+    }
+    fixed = 0
+    for item in _paginate("scan", **request):
+        if on_item is not None:
+            on_item()
+        firm = item["firm"]["S"]
+        sk = item["sk"]["S"]
+        extra = json.loads(item["ev_extra"]["S"]) if "ev_extra" in item else {}
+        event = {"subject": _from_av(item["subject"]), "parent": extra.get("parent")}
+        indexed = _indexed_entity(event)
+        gsi1pk = entity_pk(firm, indexed["type"], indexed["id"])
+        gsi4pk = firm_month_pk(firm, sk[:7])
+        current = (item.get("gsi1pk", {}).get("S"), item.get("gsi4pk", {}).get("S"))
+        if current == (gsi1pk, gsi4pk):
+            continue
+        try:
+            _call(
+                "update_item",
+                TableName=table_names().events,
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET gsi1pk = :g1, gsi4pk = :g4, gsi4sk = :sk",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={
+                    ":g1": {"S": gsi1pk},
+                    ":g4": {"S": gsi4pk},
+                    ":sk": {"S": sk},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            continue  # expired (TTL) meanwhile
+        fixed += 1
+    return fixed
 
 
 def get_event(

@@ -125,7 +125,13 @@ def test_an_event_reads_back_equal_to_the_envelope_it_was_written_as(event_store
     without_matter = make_event(
         at(2023, 3, 29, 18), "user.logged_in", matter_id=None, subject_type="user"
     )
-    with_parent = make_event(at(2023, 3, 29, 19), parent={"id": "p-1", "n": 2})
+    with_parent = make_event(
+        at(2023, 3, 29, 19),
+        "comment.added",
+        subject_type="comment",
+        parent={"type": "task", "id": 1234, "label": "My task"},
+        trace={"id": "p-1", "n": 2},
+    )
     system = make_event(at(2023, 3, 29, 20), "milestone.completed", actor_id=None)
 
     result = event_store.put_events([with_matter, without_matter, with_parent, system])
@@ -487,6 +493,223 @@ def test_events_of_another_firm_never_appear(event_store, month_of_events):
         end_date=dt.date(2023, 3, 31),
         tz="UTC",
     ) == {"2023-03-06": 1, "2023-03-07": 1}
+
+
+# --- history with children, and the firm's events by date (audit) ------------------
+
+
+def comment_event(when: dt.datetime, comment_id: int, task_id: int, **kw: Any):
+    return make_event(
+        when,
+        kw.pop("name", "comment.added"),
+        subject_type="comment",
+        subject_id=comment_id,
+        parent={"type": "task", "id": task_id, "label": "My task"},
+        **kw,
+    )
+
+
+def test_a_tasks_history_holds_its_comments_events_interleaved_in_time(event_store):
+    created = make_event(at(2023, 3, 1, 9), "task.created", subject_id=12)
+    first = comment_event(at(2023, 3, 1, 10), 5, 12)
+    started = make_event(at(2023, 3, 1, 11), "task.started", subject_id=12)
+    edited = comment_event(at(2023, 3, 1, 12), 5, 12, name="comment.edited")
+    other = comment_event(at(2023, 3, 1, 13), 6, 12)
+    elsewhere = comment_event(at(2023, 3, 1, 14), 7, 99)
+    event_store.put_events([created, first, started, edited, other, elsewhere])
+
+    task = event_store.query_entity_history(
+        firm=FIRM, subject_type="task", subject_id=12
+    )
+    own = event_store.query_entity_history(
+        firm=FIRM, subject_type="task", subject_id=12, include_children=False
+    )
+    comment = event_store.query_entity_history(
+        firm=FIRM, subject_type="comment", subject_id=5, parent=("task", 12)
+    )
+
+    assert task.items == [other, edited, started, first, created]
+    assert own.items == [started, created]
+    assert comment.items == [edited, first]
+    assert comment.items[0]["subject"] == {
+        "type": "comment",
+        "id": 5,
+        "label": "My task",
+    }
+    # Without its parent a comment's key holds nothing: it lives under its task.
+    assert (
+        event_store.query_entity_history(
+            firm=FIRM, subject_type="comment", subject_id=5
+        ).items
+        == []
+    )
+
+
+def test_a_parent_without_type_and_id_is_refused(event_store):
+    with pytest.raises(ValueError, match="parent"):
+        event_store.put_events([make_event(at(2023, 1, 1), parent={"id": 3})])
+
+
+@pytest.fixture
+def firm_quarter(event_store):
+    """Events of two users, three matters and the system over Feb-Apr 2023."""
+    events = []
+    for i in range(90):
+        events.append(
+            make_event(
+                at(2023, 2, 1) + dt.timedelta(hours=21 * i + 3),
+                NAMES[i % len(NAMES)],
+                actor_id=[7, 8, None][i % 3],
+                subject_id=1 + i % 5,
+                matter_id=[3, 4, None, 5][i % 4],
+            )
+        )
+    foreign = make_event(at(2023, 3, 10), firm=OTHER_FIRM)
+    event_store.put_events([*events, foreign])
+    return events
+
+
+def in_range(events, start, end, keep=lambda e: True):
+    lo, hi = isoformat(start), isoformat(end)
+    return newest_first([e for e in events if lo <= e["occurred_at"] < hi and keep(e)])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "keep"),
+    [
+        ({}, lambda e: True),
+        ({"user_id": 8}, lambda e: e["actor"]["id"] == 8),
+        ({"user_id": "system"}, lambda e: e["actor"]["id"] is None),
+        ({"matter_id": 4}, lambda e: (e["matter"] or {}).get("id") == 4),
+        (
+            {"user_id": 7, "matter_id": 3},
+            lambda e: e["actor"]["id"] == 7 and (e["matter"] or {}).get("id") == 3,
+        ),
+        ({"name_prefix": "task."}, lambda e: e["name"].startswith("task.")),
+        ({"names": ["comment.added"]}, lambda e: e["name"] == "comment.added"),
+        (
+            {"names": ["task.completed", "user.logged_in"]},
+            lambda e: e["name"] in ("task.completed", "user.logged_in"),
+        ),
+        (
+            {"matter_id": 3, "name_prefix": "task.", "exclude_names": ["task.moved"]},
+            lambda e: (
+                (e["matter"] or {}).get("id") == 3
+                and e["name"].startswith("task.")
+                and e["name"] != "task.moved"
+            ),
+        ),
+    ],
+)
+def test_firm_events_by_date_range_match_a_filter_over_all_events(
+    event_store, firm_quarter, kwargs, keep
+):
+    start, end = at(2023, 2, 10, 12), at(2023, 4, 20)
+
+    pages = all_pages(
+        event_store.query_firm_events,
+        firm=FIRM,
+        start=start,
+        end=end,
+        limit=7,
+        **kwargs,
+    )
+
+    expected = in_range(firm_quarter, start, end, keep)
+    assert [e["id"] for p in pages for e in p] == ids(expected)
+    assert all(len(p) == 7 for p in pages[:-1])
+    assert expected
+
+
+def test_firm_events_oldest_first_span_months_without_gaps_or_repeats(
+    event_store, firm_quarter
+):
+    start, end = at(2023, 1, 1), at(2023, 6, 1)
+
+    pages = all_pages(
+        event_store.query_firm_events,
+        firm=FIRM,
+        start=start,
+        end=end,
+        limit=11,
+        newest_first=False,
+    )
+
+    got = [e["id"] for p in pages for e in p]
+    assert got == ids(list(reversed(in_range(firm_quarter, start, end))))
+    assert len(got) == len(firm_quarter)
+
+
+def test_a_firm_events_cursor_works_only_for_its_query(event_store, firm_quarter):
+    span = {"start": at(2023, 2, 1), "end": at(2023, 5, 1)}
+    page = event_store.query_firm_events(firm=FIRM, limit=3, **span)
+
+    with pytest.raises(store.InvalidCursor):
+        event_store.query_firm_events(
+            firm=FIRM, limit=3, cursor=page.next_cursor, name_prefix="task.", **span
+        )
+    with pytest.raises(store.InvalidCursor):
+        event_store.query_firm_events(
+            firm=OTHER_FIRM, limit=3, cursor=page.next_cursor, **span
+        )
+    assert event_store.query_firm_events(
+        firm=FIRM, start=span["end"], end=span["start"]
+    ) == store.Page([], None)
+
+
+def test_ensure_tables_upgrades_an_old_layout_table_and_rekeys_its_events(
+    event_store, settings
+):
+    # A table as the first layout made it: no firm index, comments under
+    # their own entity key.
+    shared = settings.EVENT_STORE
+    settings.EVENT_STORE = {**shared, "TABLE_PREFIX": shared["TABLE_PREFIX"] + "old_"}
+    names = event_store.table_names()
+    spec = event_store._events_table_spec(names.events)
+    spec["GlobalSecondaryIndexes"] = [
+        i for i in spec["GlobalSecondaryIndexes"] if i["IndexName"] != "gsi4_firm"
+    ]
+    spec["AttributeDefinitions"] = [
+        a for a in spec["AttributeDefinitions"] if "gsi4" not in a["AttributeName"]
+    ]
+    try:
+        event_store._create_table(spec)
+        event_store._wait_active(names.events)
+        task_event = make_event(at(2023, 3, 1, 9), "task.created", subject_id=12)
+        comment = comment_event(at(2023, 3, 1, 10), 5, 12)
+        for event in (task_event, comment):
+            item = event_store._prepare(event).item
+            item.pop("gsi4pk")
+            item.pop("gsi4sk")
+            subject = event["subject"]
+            item["gsi1pk"] = {
+                "S": event_store.entity_pk(FIRM, subject["type"], subject["id"])
+            }
+            event_store._call("put_item", TableName=names.events, Item=item)
+
+        event_store.ensure_tables()
+
+        history = event_store.query_entity_history(
+            firm=FIRM, subject_type="task", subject_id=12
+        )
+        audit = event_store.query_firm_events(
+            firm=FIRM, start=at(2023, 3, 1), end=at(2023, 3, 2)
+        )
+        assert history.items == [comment, task_event]
+        assert audit.items == [comment, task_event]
+        assert event_store.reindex_events() == 0
+    finally:
+        event_store.delete_tables()
+        settings.EVENT_STORE = shared
+
+
+def test_ensure_tables_turns_on_ttl_for_expiring_events(event_store):
+    ttl = event_store._call(
+        "describe_time_to_live", TableName=event_store.table_names().events
+    )["TimeToLiveDescription"]
+
+    assert ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+    assert ttl["AttributeName"] == "expires_at"
 
 
 def test_bad_query_arguments_raise_value_error(event_store):
