@@ -120,7 +120,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels-redis waits 5 s per blocking read; redis-py (8+)
+                # times reads out after 5 s by default, which would kill
+                # every idle websocket consumer. Reads must outwait the layer.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": env.str("CHANNELS_PREFIX", default="hivelight"),
             },
         }

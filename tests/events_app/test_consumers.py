@@ -282,3 +282,24 @@ def test_sending_with_no_reachable_layer_is_logged_not_raised(
     finally:
         channel_layers.backends.pop("default", None)
     assert "live message to user.1 not sent" in caplog.text
+
+
+@run_async
+async def test_a_socket_idle_past_the_layers_blocking_read_still_hears(
+    world: World, keys: dict[str, str]
+) -> None:
+    """channels-redis blocks 5 s per read; the Redis client must wait longer.
+
+    (redis-py 8 times reads out after 5 s by default, which killed idle
+    consumers before the layer's own timeout came back empty.)
+    """
+    bob, _ = await open_hello(keys["bob"])
+
+    assert await bob.receive_nothing(timeout=7.0)
+    await send_to_user(world.bob.pk, {"kind": "notification", "unread": 1})
+
+    assert await bob.receive_json_from(timeout=5) == {
+        "kind": "notification",
+        "unread": 1,
+    }
+    await bob.disconnect()
