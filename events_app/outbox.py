@@ -169,7 +169,8 @@ def relay(*, limit: int | None = None, ignore_backoff: bool = False) -> RelayRes
         due = _pending()
         if not ignore_backoff:
             due = due.filter(next_attempt_at__lte=now)
-        rows = list(due.select_for_update(skip_locked=True).order_by("seq")[:limit])
+        size = limit or batch_size()
+        rows = list(due.select_for_update(skip_locked=True).order_by("seq")[:size])
         if not rows:
             return result
         rows = _in_entity_order(rows, result)

@@ -300,3 +300,16 @@ def test_committed_changes_relay_after_commit_not_before(
     }
     assert Comment.objects.filter(pk=comment.pk).exists()
     assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
+
+
+def test_relay_works_in_batches_of_the_configured_size(event_store, world, settings):
+    relay_all()  # the world's own setup events
+    settings.OUTBOX_BATCH_SIZE = 2
+    for _ in range(5):
+        make_task(world.matter, actor=world.alice)
+
+    first = outbox.relay()
+
+    assert first.stored == 2 and first.dispatched == 2
+    assert outbox.sweep().dispatched == 3  # the sweep drains the rest, batch by batch
+    assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
