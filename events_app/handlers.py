@@ -289,6 +289,47 @@ def live_board(event: dict[str, Any]) -> None:
     )
 
 
+# --- live activity calendars ------------------------------------------------------
+
+# Names that can reach a calendar: counted by the store (not `task.viewed`),
+# not a rank change, and done by a person (milestone progress and failed
+# logins are the system's). One subscription per name rather than `*`, so
+# events no calendar shows cost no Celery task.
+ACTIVITY_EVENTS = tuple(
+    sorted(
+        names.ALL
+        - names.HIDDEN_FROM_FEEDS
+        - {
+            names.MILESTONE_PROGRESS_CHANGED,
+            names.MILESTONE_COMPLETED,
+            names.USER_LOGIN_FAILED,
+        }
+    )
+)
+
+
+def activity_live(event: dict[str, Any]) -> None:
+    """Tell the actor's open activity calendars that a day gained an event.
+
+    Only events the calendar counts: the store never counts expiring names
+    (`task.viewed`) and the calendar leaves out `task.moved`. The page
+    applies its own filter and the viewer's timezone to the payload.
+    """
+    from events_app import store
+
+    name = event["name"]
+    actor_id = (event.get("actor") or {}).get("id")
+    if actor_id is None or not store.is_counted(name) or name == names.TASK_MOVED:
+        return
+    payload = {
+        "kind": "activity",
+        "user_id": actor_id,
+        "occurred_at": event["occurred_at"],
+        "name": name,
+    }
+    transaction.on_commit(lambda: live.send_to_activity(actor_id, payload), robust=True)
+
+
 # --- registration -----------------------------------------------------------------
 
 
@@ -314,3 +355,4 @@ def connect() -> None:
     bus.subscribe(names.TASK_CREATED, name="auto_watch_created")(auto_watch)
     bus.subscribe(names.TASK_ASSIGNED, name="auto_watch_assigned")(auto_watch)
     _subscribe_each(MILESTONE_EVENTS, "milestone_progress", milestone_progress)
+    _subscribe_each(ACTIVITY_EVENTS, "activity_live", activity_live)

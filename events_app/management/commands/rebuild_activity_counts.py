@@ -1,0 +1,163 @@
+"""Recompute activity counters from the stored events; report what was wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from events_app import envelope, store
+from tasks_app.models import Firm, User
+
+BAR_WIDTH = 30
+
+
+@dataclass(frozen=True)
+class Target:
+    """One counters partition: a person of a firm, or a firm's system actor."""
+
+    firm: str
+    user_id: int | None
+    label: str
+
+
+class Progress:
+    """A one-line progress bar on stderr (a plain line per person off a tty)."""
+
+    def __init__(self, stream: Any, total: int) -> None:
+        self.stream = stream  # a management command's OutputWrapper
+        self.total = total
+        self.done = 0
+        self.days = 0
+        self.tty = stream.isatty()
+        self._drawn = 0.0
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text, ending="")
+        self.stream.flush()
+
+    def day(self, label: str, day: str) -> None:
+        self.days += 1
+        now = time.monotonic()
+        if self.tty and now - self._drawn > 0.1:
+            self._draw(f"{label} {day}")
+            self._drawn = now
+
+    def finished(self, label: str) -> None:
+        self.done += 1
+        if self.tty:
+            self._draw(label)
+        else:
+            self._write(f"[{self.done}/{self.total}] {label}: checked\n")
+
+    def close(self) -> None:
+        if self.tty:
+            self._write("\n")
+
+    def _draw(self, note: str) -> None:
+        filled = BAR_WIDTH * self.done // max(self.total, 1)
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        line = f"\r[{bar}] {self.done}/{self.total} people, {self.days} days · {note}"
+        self._write(line[:119].ljust(119))
+
+
+class Command(BaseCommand):
+    help = (
+        "Recount the activity counters of the calendar from the stored events "
+        "and correct any that differ, reporting each corrected day. Counters "
+        "are kept per UTC day; --since limits the recount to UTC days from "
+        "that date. Safe while events are being written."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--user",
+            type=int,
+            action="append",
+            metavar="ID",
+            help="only this user (repeatable); default: everyone, and each "
+            "firm's system actor",
+        )
+        parser.add_argument(
+            "--since",
+            type=dt.date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="only UTC days from this date on",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="report the differences without correcting them",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        targets = self._targets(options["user"])
+        progress = Progress(self.stderr, len(targets))
+        corrected_people = corrected_days = checked_days = counted = 0
+        try:
+            for target in targets:
+                report = store.recount_user(
+                    firm=target.firm,
+                    user_id=target.user_id,
+                    since=options["since"],
+                    dry_run=options["dry_run"],
+                    on_day=lambda day, t=target: progress.day(t.label, day),
+                )
+                progress.finished(target.label)
+                checked_days += report["days_checked"]
+                counted += report["events_counted"]
+                if report["corrections"]:
+                    corrected_people += 1
+                    corrected_days += report["days_corrected"]
+                    self._report(target, report["corrections"], options["dry_run"])
+        except store.StoreError as exc:
+            progress.close()
+            raise CommandError(str(exc)) from exc
+        progress.close()
+        verb = "would correct" if options["dry_run"] else "corrected"
+        summary = (
+            f"Checked {len(targets)} counter sets, {checked_days} days, "
+            f"{counted} events; {verb} {corrected_days} days "
+            f"for {corrected_people} of them."
+        )
+        style = self.style.WARNING if corrected_days else self.style.SUCCESS
+        self.stdout.write(style(summary))
+
+    def _targets(self, user_ids: list[int] | None) -> list[Target]:
+        users = User.objects.select_related("membership").order_by("pk")
+        if user_ids:
+            users = users.filter(pk__in=user_ids)
+            missing = set(user_ids) - set(users.values_list("pk", flat=True))
+            if missing:
+                raise CommandError(f"no user with id {', '.join(map(str, missing))}")
+        targets = [
+            Target(
+                envelope.firm_key(user.firm_id_or_none),
+                user.pk,
+                f"{user.display_name} (#{user.pk})",
+            )
+            for user in users
+        ]
+        if not user_ids:
+            targets += [
+                Target(envelope.firm_key(pk), None, f"system of {name}")
+                for pk, name in Firm.objects.order_by("pk").values_list("pk", "name")
+            ]
+        return targets
+
+    def _report(
+        self, target: Target, corrections: dict[str, Any], dry_run: bool
+    ) -> None:
+        verb = "would correct" if dry_run else "corrected"
+        self.stdout.write(f"{target.label}: {verb} {len(corrections)} days")
+        for day, change in sorted(corrections.items()):
+            before, after = change["before"], change["after"]
+            parts = [
+                f"{series} {before.get(series, 0)} -> {after.get(series, 0)}"
+                for series in sorted(set(before) | set(after))
+                if before.get(series, 0) != after.get(series, 0)
+            ]
+            self.stdout.write(f"  {day} (UTC): {', '.join(parts)}")
