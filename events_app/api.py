@@ -108,6 +108,9 @@ def _page(page: store.Page) -> dict[str, Any]:
 def events(request: HttpRequest) -> dict[str, Any]:
     tz = _tz(request)
     start = parse_instant(request.GET.get("from"), "from", tz)
+    # `to` as given orders the range (to=2023-03-01 is before from=2023-03-02);
+    # a date alone then ends after its whole day.
+    check_range(start, parse_instant(request.GET.get("to"), "to", tz))
     end = parse_instant(request.GET.get("to"), "to", tz, end=True)
     check_range(start, end, limit_days=MAX_RANGE_DAYS)
     names_ = parse_names(request.GET.get("names"))

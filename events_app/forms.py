@@ -73,7 +73,7 @@ def parse_instant(
     return moment
 
 
-def check_range(start: Any, end: Any, *, limit_days: int) -> None:
+def check_range(start: Any, end: Any, *, limit_days: int | None = None) -> None:
     """`from` not after `to`, and at most `limit_days` apart.
 
     Dates count inclusively (2023-01-01 to 2023-12-31 is 365 days); instants
@@ -81,6 +81,8 @@ def check_range(start: Any, end: Any, *, limit_days: int) -> None:
     """
     if start > end:
         raise ValidationError("“from” is after “to”.")
+    if limit_days is None:
+        return
     if isinstance(start, dt.datetime):
         too_long = end - start > dt.timedelta(days=limit_days)
     else:

@@ -1898,7 +1898,10 @@ def _rewrite(pk: str, sk: str, numbers: dict[str, int], version: int | None) -> 
     if version is None:
         request["ConditionExpression"] = "attribute_not_exists(pk)"
     else:
-        request["ConditionExpression"] = "v = :v"
+        # An item written without `v` (by hand, or an older writer) reads as 0.
+        request["ConditionExpression"] = (
+            "v = :v" if version else "(attribute_not_exists(v) OR v = :v)"
+        )
         request["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
     if numbers:
         item = {**key, "v": {"N": str((version or 0) + 1)}}

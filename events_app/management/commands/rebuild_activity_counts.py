@@ -15,6 +15,10 @@ from tasks_app.models import Firm, User
 BAR_WIDTH = 30
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 @dataclass(frozen=True)
 class Target:
     """One counters partition: a person of a firm, or a firm's system actor."""
@@ -120,7 +124,7 @@ class Command(BaseCommand):
         verb = "would correct" if options["dry_run"] else "corrected"
         summary = (
             f"Checked {len(targets)} counter sets, {checked_days} days, "
-            f"{counted} events; {verb} {corrected_days} days "
+            f"{counted} events; {verb} {_days(corrected_days)} "
             f"for {corrected_people} of them."
         )
         style = self.style.WARNING if corrected_days else self.style.SUCCESS
@@ -152,7 +156,7 @@ class Command(BaseCommand):
         self, target: Target, corrections: dict[str, Any], dry_run: bool
     ) -> None:
         verb = "would correct" if dry_run else "corrected"
-        self.stdout.write(f"{target.label}: {verb} {len(corrections)} days")
+        self.stdout.write(f"{target.label}: {verb} {_days(len(corrections))}")
         for day, change in sorted(corrections.items()):
             before, after = change["before"], change["after"]
             parts = [
