@@ -307,8 +307,18 @@ def _task_updated(who: str, label: str, event: dict[str, Any]) -> str:
     return f"{who} changed the {fields} of {label}"
 
 
+_STATUS_VERBS = {
+    names.TASK_STARTED: "started",
+    names.TASK_COMPLETED: "completed",
+    names.TASK_REOPENED: "reopened",
+    names.TASK_STATUS_CHANGED: "changed the status of",
+}
+
+
 def _status(who: str, label: str, event: dict[str, Any]) -> str:
     before, after = _pair(event, "status")
+    if not after:
+        return f"{who} {_STATUS_VERBS[event['name']]} {label}"
     return (
         f"{who} moved {label} from {show_value('status', before)} "
         f"to {show_value('status', after)}"

@@ -106,6 +106,7 @@ def test_a_completion_reads_as_the_seeds_sentence_in_the_viewers_time():
             "Bob put “My task” under milestone “Disclosure”",
         ),
         ("task.deleted", {}, {}, "Bob deleted “My task”"),
+        ("task.reopened", {}, {}, "Bob reopened “My task”"),
         (
             "comment.added",
             {"body": [None, "Looks good"]},

@@ -1,0 +1,189 @@
+"""The live activity calendar in a real browser, on daphne with a real worker.
+
+Bob's calendar is open in one tab; he completes a task in another. The
+change goes through the outbox, a real Celery worker, DynamoDB Local and
+channels-redis back to the first tab, whose day cell goes up by one
+without a reload.
+
+The page server (`asgi_server`, tests/browser/conftest.py) is one per
+module and reads the event store named by its environment, so this module
+gives it, the worker and the test process one shared store: a table prefix
+of its own, set in the environment before daphne starts and in
+`settings.EVENT_STORE` for each test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from events_app import activity
+from tests.fixtures.factories import World, make_task
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+]
+
+ARRIVAL_MS = 20_000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_store(dynamodb_local: Any) -> Iterator[dict[str, str]]:
+    """Tables for this module, named in the environment daphne starts with."""
+    from django.conf import settings
+
+    from events_app import store
+
+    conf = {
+        **settings.EVENT_STORE,
+        "ENDPOINT_URL": dynamodb_local.endpoint_url,
+        "TABLE_PREFIX": f"cal{uuid.uuid4().hex[:10]}_",
+    }
+    saved = {
+        k: os.environ.get(k) for k in ("DYNAMODB_ENDPOINT_URL", "EVENT_TABLE_PREFIX")
+    }
+    os.environ["DYNAMODB_ENDPOINT_URL"] = conf["ENDPOINT_URL"]
+    os.environ["EVENT_TABLE_PREFIX"] = conf["TABLE_PREFIX"]
+    with override_settings(EVENT_STORE=conf):
+        store.reset_client()
+        store.ensure_tables()
+    try:
+        yield conf
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        with override_settings(EVENT_STORE=conf):
+            store.delete_tables()
+        store.reset_client()
+
+
+@pytest.fixture
+def shared_store(module_store: dict[str, str], settings: Any) -> None:
+    """This test (and a worker started after it) use the module's tables."""
+    from events_app import store
+
+    settings.EVENT_STORE = module_store
+    store.reset_client()
+
+
+def settled(worker: Any, name: str, actor_id: int) -> None:
+    """Wait until every handler of the actor's latest `name` event has run."""
+    from events_app import bus
+    from events_app.models import HandlerRun, OutboxEvent
+
+    event = (
+        OutboxEvent.objects.filter(name=name, payload__actor__id=actor_id)
+        .order_by("-seq")
+        .first()
+    )
+    expected = {sub.name for sub in bus.handlers_for(name)}
+
+    def done() -> bool:
+        ran = HandlerRun.objects.filter(event_id=event.event_id)
+        return set(ran.values_list("handler", flat=True)) == expected
+
+    worker.wait_for(done, timeout=20, message=f"{name} handled")
+
+
+def cell(page: Any, day: str) -> Any:
+    return page.locator(f'#activity-calendar rect.day[data-date="{day}"]')
+
+
+def test_a_completion_in_another_tab_lights_up_todays_cell_without_reload(
+    shared_store: None, world: World, celery_worker: Any, open_as: Any
+) -> None:
+    task = make_task(world.matter, "My task", actor=world.alice, status="IN_PROGRESS")
+    calendar = open_as("bob")
+    # Opening a session records Bob's login: let it land before counting.
+    settled(celery_worker, "user.logged_in", world.bob.pk)
+    calendar.goto("/activity/")
+    calendar.wait_for_function(
+        "window.__live.some((m) => m.kind === 'subscribed' && m.user_id > 0)"
+    )
+    calendar.evaluate("window.__notReloaded = true")
+    today = calendar.locator("#activity-calendar rect.day[data-date]").last
+    today = today.get_attribute("data-date")
+    assert cell(calendar, today).get_attribute("data-count") == "1"  # the login
+    assert calendar.locator('[data-stat="total"]').inner_text() == "1"
+
+    # The same person, another tab: the echo rule spares only that tab.
+    other_tab = calendar.context.new_page()
+    other_tab.goto(f"/tasks/{task.pk}/")
+    other_tab.get_by_label("Status").select_option(label="Done")
+    other_tab.get_by_role("button", name="Save changes").click()
+    other_tab.wait_for_url(f"**/tasks/{task.pk}/")
+
+    calendar.wait_for_function(
+        "(day) => document.querySelector("
+        "`#activity-calendar rect.day[data-date='${day}']`).dataset.count === '2'",
+        arg=today,
+        timeout=ARRIVAL_MS,
+    )
+    assert calendar.evaluate("window.__notReloaded") is True
+    label = activity.day_label(dt.date.fromisoformat(today), 2)
+    assert label.startswith("2 events on ")
+    today_cell = cell(calendar, today)
+    assert today_cell.locator("title").text_content() == label
+    assert today_cell.get_attribute("aria-label") == label
+    assert today_cell.get_attribute("data-level") == "1"
+    assert calendar.locator('[data-stat="total"]').inner_text() == "2"
+    assert calendar.locator('[data-stat="streak"]').inner_text() == "1 day"
+
+    # Keyboard users get the same text in a tooltip on focus.
+    today_cell.focus()
+    tooltip = calendar.locator(".calendar-tooltip")
+    assert tooltip.is_visible()
+    assert tooltip.inner_text() == label
+
+    # Events outside the filter leave the cell alone; a re-fetch agrees.
+    calendar.select_option("#calendar-filter", "comments")
+    calendar.wait_for_function(
+        "JSON.parse(document.getElementById('activity-calendar').dataset.filter)"
+        ".key === 'comments'"
+    )
+    assert cell(calendar, today).get_attribute("data-count") == "0"
+    assert calendar.url.endswith(f"/people/{world.bob.pk}/activity/?filter=comments")
+    calendar.select_option("#calendar-filter", "progress")
+    calendar.wait_for_function(
+        "JSON.parse(document.getElementById('activity-calendar').dataset.filter)"
+        ".key === 'progress'"
+    )
+    assert cell(calendar, today).get_attribute("data-count") == "1"
+
+
+def test_the_calendar_maps_instants_to_the_viewers_local_days(
+    shared_store: None, world: World, open_as: Any
+) -> None:
+    world.bob.timezone = "Asia/Kathmandu"
+    world.bob.save()
+    page = open_as("bob")
+    page.goto("/activity/")
+
+    local = page.evaluate(
+        """() => [
+        "2023-07-04T18:14:59.999999Z", "2023-07-04T18:15:00.000000Z",
+      ].map((t) => window.hivelight.calendar.localDate(t, "Asia/Kathmandu"))"""
+    )
+    london = page.evaluate(
+        """() => [
+        "2023-03-25T23:59:59.000000Z", "2023-03-26T23:00:00.000000Z",
+        "2023-10-29T00:30:00.000000Z",
+      ].map((t) => window.hivelight.calendar.localDate(t, "Europe/London"))"""
+    )
+
+    assert local == ["2023-07-04", "2023-07-05"]
+    assert london == ["2023-03-25", "2023-03-27", "2023-10-29"]
+    assert page.locator("#activity-calendar").get_attribute("data-tz") == (
+        "Asia/Kathmandu"
+    )
