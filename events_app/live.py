@@ -18,13 +18,16 @@ while an exception here would fail the request or handler that sent it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import os
 import re
+import threading
 from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
 
@@ -121,19 +124,26 @@ def send_to_activity(user_id: int, payload: dict[str, Any]) -> bool:
 def _run(coroutine: Coroutine[Any, Any, Any]) -> None:
     """Run a channel-layer call from sync code, or schedule it from async code.
 
-    `async_to_sync` refuses to run inside a thread with a running event loop
-    (a caller that is itself async); there the send is scheduled instead,
-    and its failure is logged when it happens.
+    From async code (a running loop in this thread) the send is scheduled
+    and its failure logged when it happens. From sync code, an in-memory
+    layer must be used on the loop that serves its consumers, which
+    `async_to_sync` finds; any other layer is driven by this process's own
+    sender loop, which keeps its Redis connections between sends instead of
+    making a loop and a connection for each (a handler in a Celery worker
+    sends once per event).
     """
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
-    if loop is None:
+    if loop is not None:
+        task = loop.create_task(coroutine)
+        task.add_done_callback(_log_failure)
+        return
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
         async_to_sync(_awaited)(coroutine)
         return
-    task = loop.create_task(coroutine)
-    task.add_done_callback(_log_failure)
+    _sender.run(coroutine, timeout=SEND_TIMEOUT_SECONDS)
 
 
 async def _awaited(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -143,3 +153,43 @@ async def _awaited(coroutine: Coroutine[Any, Any, Any]) -> Any:
 def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.warning("live message not sent", exc_info=task.exception())
+
+
+SEND_TIMEOUT_SECONDS = 5.0
+
+
+class _SenderLoop:
+    """An event loop in a daemon thread, one per process, for sends from sync code.
+
+    Started on first use and again in a forked child (Celery's prefork pool
+    forks after import; a thread does not survive a fork).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def run(self, coroutine: Coroutine[Any, Any, Any], *, timeout: float) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            alive = self._thread is not None and self._thread.is_alive()
+            if self._loop is None or self._pid != os.getpid() or not alive:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, name="live-sender", daemon=True
+                )
+                self._thread.start()
+                self._pid = os.getpid()
+            return self._loop
+
+
+_sender = _SenderLoop()

@@ -1,0 +1,728 @@
+"""Benchmark: from the HTTP request that assigns a task to the assignee's socket.
+
+Standalone (not a test). Starts everything it measures, on free ports:
+DynamoDB Local (in memory), daphne serving `hivelight.asgi:application`, and a
+Celery worker (prefork), on its own PostgreSQL database (created and
+migrated if missing, emptied at start) and its own Redis database (flushed
+at start and end: the benchmark owns it).
+
+The firm has Alice (who assigns), Bob (who is assigned) and 200 other
+people, each with a socket open (held by a separate process, as their
+browsers are other machines). With `--others-on-board` each of them also
+has the matter's board open, so every assignment fans a board message out
+to 200 sockets while Bob waits for his.
+
+Then, one after another, Alice assigns a fresh task to Bob by POSTing the
+task page's form (as the browser does); the time is taken from just before
+the request is written to the moment Bob's socket receives the
+`notification` message: commit, outbox relay (DynamoDB write), dispatch,
+handler (notification row), channels-redis, daphne, websocket. Interleaved
+with each assignment, the baseline: a bare channel-layer round trip, a
+`group_send` to Bob's group from this process to Bob's socket. Also printed:
+the median time of each stage, from the rows' own timestamps.
+
+    .venv/bin/python bench/notify_latency.py [--assignments 200] [--others 200]
+        [--warmup 10] [--concurrency CPUS] [--others-on-board]
+
+Defaults: DATABASE_URL=postgres://postgres@127.0.0.1:5432/hl_notify_bench,
+REDIS_URL=redis://127.0.0.1:6379/11. The last line printed is one JSON object:
+{"p50_ms": ..., "p99_ms": ..., "baseline_p99_ms": ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import math
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hl_notify_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
+HOST = "127.0.0.1"
+WAIT_SECONDS = 15.0
+
+
+# --- a minimal websocket and HTTP/1.1 client (asyncio streams) --------------------
+
+
+class WebSocket:
+    """Just enough RFC 6455 for a client: text frames, ping/pong, close."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int, path: str, headers: dict[str, str]) -> WebSocket:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {HOST}:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"websocket refused: {head[:80]!r}")
+        return cls(reader, writer)
+
+    async def _send(self, opcode: int, payload: bytes) -> None:
+        header = bytearray([0x80 | opcode])
+        size = len(payload)
+        if size < 126:
+            header.append(0x80 | size)
+        elif size < 65536:
+            header.append(0x80 | 126)
+            header += size.to_bytes(2, "big")
+        else:
+            header.append(0x80 | 127)
+            header += size.to_bytes(8, "big")
+        mask = os.urandom(4)
+        header += mask
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(bytes(header) + masked)
+        await self.writer.drain()
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        await self._send(0x1, json.dumps(data).encode())
+
+    async def recv(self) -> dict[str, Any] | None:
+        """The next text message as JSON; None once the server closes."""
+        message = b""
+        while True:
+            first, second = await self.reader.readexactly(2)
+            size = second & 0x7F
+            if size == 126:
+                size = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif size == 127:
+                size = int.from_bytes(await self.reader.readexactly(8), "big")
+            mask = await self.reader.readexactly(4) if second & 0x80 else None
+            data = await self.reader.readexactly(size)
+            if mask:
+                data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+            opcode = first & 0x0F
+            if opcode == 0x8:
+                return None
+            if opcode == 0x9:
+                await self._send(0xA, data)
+                continue
+            if opcode == 0xA:
+                continue
+            message += data
+            if first & 0x80:
+                return json.loads(message)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._send(0x8, (1000).to_bytes(2, "big"))
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
+class HttpClient:
+    """One keep-alive HTTP/1.1 connection with a session and a CSRF token."""
+
+    def __init__(self, port: int, session: str) -> None:
+        self.port = port
+        self.csrf = secrets.token_hex(16)  # a 32-character CSRF secret
+        self.cookie = f"sessionid={session}; csrftoken={self.csrf}"
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post_form(self, path: str, fields: dict[str, Any]) -> tuple[int, bytes]:
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        body = urlencode(fields).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+            f"Cookie: {self.cookie}\r\nX-CSRFToken: {self.csrf}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {
+            k.strip().lower(): v.strip()
+            for k, _, v in (line.partition(":") for line in lines[1:] if line)
+        }
+        length = int(headers.get("content-length", "0"))
+        content = await self.reader.readexactly(length) if length else b""
+        if headers.get("connection", "").lower() == "close":
+            self.writer.close()
+        return status, content
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+# --- processes --------------------------------------------------------------------
+
+
+def ensure_database(url: str) -> None:
+    """Create the bench database if it does not exist (trust auth, no password)."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(
+        host=parts.hostname or HOST,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+@dataclass
+class Processes:
+    """Children started by the benchmark, stopped in reverse order."""
+
+    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    def start(self, name: str, command: list[str], log_dir: Path) -> None:
+        log_path = log_dir / f"{name}.log"
+        self.logs[name] = log_path
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=dict(os.environ),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.children.append((name, process))
+
+    def check(self) -> None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                tail = self.logs[name].read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    def stop(self) -> None:
+        for _, process in reversed(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for _, process in reversed(self.children):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+
+def wait_until(predicate: Any, what: str, processes: Processes, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        processes.check()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def port_open(port: int) -> bool:
+    import socket
+
+    with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.5):
+        return True
+    return False
+
+
+# --- data -------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    alice_session: str
+    bob_session: str
+    bob_id: int
+    others: list[str]  # session keys
+    matter_id: int
+    tasks: list[tuple[int, str]]  # (id, title), one per assignment
+
+
+def make_world(*, others: int, tasks: int) -> World:
+    """A firm with Alice, Bob and `others` people, one open matter, fresh tasks."""
+    from django.test import Client
+
+    from events_app.context import acting_as
+    from tasks_app import services
+    from tasks_app.models import Firm, Matter, Membership, User
+
+    def person(username: str, role: str, first: str, last: str) -> User:
+        user = User(username=username, first_name=first, last_name=last)
+        user.email = f"{username}@example.test"
+        user.set_unusable_password()  # sessions are made directly below
+        user.save()
+        Membership.objects.create(user=user, firm=firm, role=role)
+        return user
+
+    def session(user: User) -> str:
+        client = Client()
+        client.force_login(user)
+        return client.cookies["sessionid"].value
+
+    firm = Firm.objects.create(name="Bench & Co", slug="bench-co")
+    alice = person("alice", Membership.Role.PARTNER, "Alice", "Hartley")
+    bob = person("bob", Membership.Role.ASSOCIATE, "Bob", "Stone")
+    people = [
+        person(f"p{n:03d}", Membership.Role.ASSOCIATE, "Person", f"{n:03d}")
+        for n in range(others)
+    ]
+    matter = Matter.objects.create(
+        firm=firm, number="B-001", name="Latency", client_name="Bench"
+    )
+    made = []
+    with acting_as(alice, source="shell"):
+        for n in range(tasks):
+            task = services.task_create(
+                actor=alice, matter_id=matter.pk, title=f"Bench task {n:04d}"
+            )
+            made.append((task.pk, task.title))
+    return World(
+        alice_session=session(alice),
+        bob_session=session(bob),
+        bob_id=bob.pk,
+        others=[session(p) for p in people],
+        matter_id=matter.pk,
+        tasks=made,
+    )
+
+
+def pipeline_idle() -> bool:
+    """Nothing left in the outbox or on the Celery queue."""
+    import redis
+    from django.conf import settings
+
+    from events_app.models import OutboxEvent
+
+    waiting = redis.Redis.from_url(settings.REDIS_URL).llen("celery")
+    return (
+        waiting == 0
+        and not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
+    )
+
+
+# --- the other people's sockets, in a process of their own ---------------------------
+
+
+async def open_others(
+    port: int, sessions: list[str], matter_id: int | None
+) -> list[WebSocket]:
+    """Open one socket per session; with `matter_id`, each opens that board."""
+    origin = {"Origin": f"http://{HOST}:{port}"}
+    sockets: list[WebSocket] = []
+    for start in range(0, len(sessions), 20):
+        batch = await asyncio.gather(
+            *(
+                WebSocket.connect(
+                    port, "/ws/live/", {**origin, "Cookie": f"sessionid={key}"}
+                )
+                for key in sessions[start : start + 20]
+            )
+        )
+        for socket in batch:
+            hello = await socket.recv()
+            assert hello and hello["kind"] == "hello", hello
+            if matter_id is not None:
+                await socket.send_json({"subscribe": "matter", "id": matter_id})
+                reply = await socket.recv()
+                assert reply and reply["kind"] == "subscribed", reply
+        sockets.extend(batch)
+    return sockets
+
+
+async def hold_others(port: int, sessions: list[str], matter_id: int | None) -> None:
+    """Hold the sockets open, reading everything, until stdin closes.
+
+    A separate process, as other people's browsers are other machines: the
+    frames they receive must not queue in front of Bob's in the measuring
+    process.
+    """
+    sockets = await open_others(port, sessions, matter_id)
+    drains = [asyncio.create_task(drain(socket)) for socket in sockets]
+    print(f"ready {len(sockets)}", flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+    for task in drains:
+        task.cancel()
+    await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+
+
+def start_others(
+    processes: Processes, log_dir: Path, port: int, world: World, on_board: bool
+) -> subprocess.Popen[bytes]:
+    spec = log_dir / "others.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "port": port,
+                "sessions": world.others,
+                "matter_id": world.matter_id if on_board else None,
+            }
+        )
+    )
+    holder = subprocess.Popen(
+        [sys.executable, __file__, "--hold-others", str(spec)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    processes.children.append(("others", holder))
+    processes.logs["others"] = spec
+    line = holder.stdout.readline().decode().strip()
+    if not line.startswith("ready"):
+        raise RuntimeError(f"the other sockets did not open: {line!r}")
+    return holder
+
+
+# --- measuring --------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    title: str
+    sent_wall: float
+    latency_ms: float
+
+
+async def drain(socket: WebSocket) -> None:
+    """Read and drop everything (the other people's board messages)."""
+    with contextlib.suppress(Exception):
+        while await socket.recv() is not None:
+            pass
+
+
+async def reader(socket: WebSocket, inbox: asyncio.Queue[tuple[float, dict]]) -> None:
+    with contextlib.suppress(Exception):
+        while (message := await socket.recv()) is not None:
+            await inbox.put((time.perf_counter(), message))
+
+
+async def wait_for(
+    inbox: asyncio.Queue[tuple[float, dict]], match: Any
+) -> tuple[float, dict]:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no matching message on Bob's socket")
+        received, message = await asyncio.wait_for(inbox.get(), left)
+        if match(message):
+            return received, message
+
+
+async def measure(
+    port: int, world: World, *, warmup: int, count: int
+) -> tuple[list[Sample], list[float]]:
+    from channels.layers import get_channel_layer
+
+    from events_app import live
+
+    origin = {"Origin": f"http://{HOST}:{port}"}
+    bob = await WebSocket.connect(
+        port, "/ws/live/", {**origin, "Cookie": f"sessionid={world.bob_session}"}
+    )
+    hello = await bob.recv()
+    assert hello and hello["kind"] == "hello", hello
+    inbox: asyncio.Queue[tuple[float, dict]] = asyncio.Queue()
+    bob_reader = asyncio.create_task(reader(bob, inbox))
+
+    layer = get_channel_layer()
+    group = live.user_group(world.bob_id)
+    http = HttpClient(port, world.alice_session)
+    samples: list[Sample] = []
+    baseline: list[float] = []
+    try:
+        for n, (task_id, title) in enumerate(world.tasks[: warmup + count]):
+            form = {
+                "title": title,
+                "description": "",
+                "status": "TODO",
+                "priority": "NORMAL",
+                "assignee": world.bob_id,
+                "due_date": "",
+                "milestone": "",
+            }
+            sent_wall = time.time()
+            sent = time.perf_counter()
+            status, body = await http.post_form(f"/tasks/{task_id}/", form)
+            if status != 302:
+                raise RuntimeError(f"assignment answered {status}: {body[:300]!r}")
+            received, _ = await wait_for(
+                inbox,
+                lambda m, title=title: (
+                    m.get("kind") == "notification" and title in m.get("text", "")
+                ),
+            )
+            if n >= warmup:
+                samples.append(Sample(title, sent_wall, (received - sent) * 1000))
+
+            ping = {"kind": "bench", "seq": n}
+            sent = time.perf_counter()
+            await layer.group_send(group, live.message(group, ping))
+            received, _ = await wait_for(inbox, lambda m, ping=ping: m == ping)
+            if n >= warmup:
+                baseline.append((received - sent) * 1000)
+            if (n + 1) % 50 == 0:
+                print(f"  {n + 1} assignments", flush=True)
+    finally:
+        await http.close()
+        bob_reader.cancel()
+        await bob.close()
+    return samples, baseline
+
+
+def stages(samples: list[Sample]) -> dict[str, float]:
+    """Median time spent in each part of the pipeline (wall clocks, ms)."""
+    from events_app.envelope import parse_instant
+    from events_app.models import Notification, OutboxEvent
+
+    parts: dict[str, list[float]] = {
+        "request -> change saved": [],
+        "saved -> relayed (stored, dispatched)": [],
+        "relayed -> notification row": [],
+    }
+    for sample in samples:
+        notification = Notification.objects.filter(
+            summary__contains=sample.title
+        ).first()
+        if notification is None:
+            continue
+        row = OutboxEvent.objects.get(event_id=notification.event_id)
+        occurred = parse_instant(row.payload["occurred_at"]).timestamp()
+        sent = sample.sent_wall
+        parts["request -> change saved"].append((occurred - sent) * 1000)
+        parts["saved -> relayed (stored, dispatched)"].append(
+            (row.dispatched_at.timestamp() - occurred) * 1000
+        )
+        parts["relayed -> notification row"].append(
+            (notification.created_at.timestamp() - row.dispatched_at.timestamp()) * 1000
+        )
+    return {name: statistics.median(values) for name, values in parts.items() if values}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100): p99 of 200 is the 198th value."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
+    return ordered[rank - 1]
+
+
+def describe(label: str, values: list[float]) -> str:
+    return (
+        f"{label:<34} p50 {percentile(values, 50):7.1f} ms   "
+        f"p90 {percentile(values, 90):7.1f}   p99 {percentile(values, 99):7.1f}   "
+        f"max {max(values):7.1f}   n={len(values)}"
+    )
+
+
+# --- main -------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assignments", type=int, default=200)
+    parser.add_argument("--others", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="worker processes (default: one per CPU, as Celery's own default)",
+    )
+    parser.add_argument(
+        "--others-on-board",
+        action="store_true",
+        help="the other sockets also open the matter's board, so each "
+        "assignment fans a board message out to all of them",
+    )
+    # Internal: run as the process that holds the other people's sockets.
+    parser.add_argument("--hold-others", metavar="SPEC", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.hold_others:
+        spec = json.loads(Path(args.hold_others).read_text())
+        asyncio.run(hold_others(spec["port"], spec["sessions"], spec["matter_id"]))
+        return 0
+
+    from events_app.dynamo_local import DynamoDBLocal, free_port
+
+    processes = Processes()
+    dynamo = DynamoDBLocal(max_heap_mb=512)
+    log_dir = Path(tempfile.mkdtemp(prefix="notify-bench-"))
+    print("starting DynamoDB Local (in memory)...", flush=True)
+    dynamo.start()
+    try:
+        return run(args, dynamo, processes, log_dir, free_port())
+    finally:
+        processes.stop()
+        dynamo.stop()
+
+
+def run(
+    args: argparse.Namespace,
+    dynamo: Any,
+    processes: Processes,
+    log_dir: Path,
+    port: int,
+) -> int:
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    os.environ.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
+    if not os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
+        sys.exit("notify_latency.py needs PostgreSQL (DATABASE_URL).")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hivelight.settings")
+    os.environ.update(
+        DYNAMODB_ENDPOINT_URL=dynamo.endpoint_url,
+        EVENT_TABLE_PREFIX=f"nb{uuid.uuid4().hex[:8]}_",
+        CELERY_TASK_ALWAYS_EAGER="0",
+        # As in production: no DEBUG (no query log), plain HTTP on loopback.
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        SECURE_SSL_REDIRECT="0",
+        ALLOWED_HOSTS=HOST,
+        # The assignment email is its own task after the notification; not
+        # what is measured here, so it goes nowhere.
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    ensure_database(os.environ["DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    import redis
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from events_app import store
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("flush", verbosity=0, interactive=False)
+    store.ensure_tables()
+
+    total = args.warmup + args.assignments
+    print(f"creating the firm: {args.others} people, {total} tasks...", flush=True)
+    world = make_world(others=args.others, tasks=total)
+
+    python = sys.executable
+    processes.start(
+        "worker",
+        [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "hivelight",
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={args.concurrency}",
+            "-Q",
+            "celery",
+            "-n",
+            f"bench-{uuid.uuid4().hex[:8]}@%h",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "warning",
+        ],
+        log_dir,
+    )
+    processes.start(
+        "daphne",
+        [
+            python,
+            "-m",
+            "daphne",
+            "-b",
+            HOST,
+            "-p",
+            str(port),
+            "hivelight.asgi:application",
+        ],
+        log_dir,
+    )
+    wait_until(lambda: port_open(port), "daphne", processes, 30)
+    print("worker relaying the set-up's events...", flush=True)
+    for _ in range(2):  # idle twice, a second apart: handlers in hand finished
+        wait_until(pipeline_idle, "the set-up's events", processes, 180)
+        time.sleep(1.0)
+
+    others = start_others(processes, log_dir, port, world, args.others_on_board)
+    where = "on the board" if args.others_on_board else "connected"
+    print(f"sockets open: Bob, and {args.others} others {where}", flush=True)
+
+    started = time.perf_counter()
+    samples, baseline = asyncio.run(
+        measure(port, world, warmup=args.warmup, count=args.assignments)
+    )
+    seconds = time.perf_counter() - started
+    others.stdin.close()
+    latencies = [s.latency_ms for s in samples]
+
+    print()
+    print(
+        f"{len(samples)} assignments to Bob (after {args.warmup} warm-up), "
+        f"{args.others} other sockets {where}, "
+        f"worker prefork x{args.concurrency}, one daphne process; {seconds:.1f} s"
+    )
+    print(describe("HTTP assignment -> Bob's socket", latencies))
+    print(describe("baseline: group_send -> socket", baseline))
+    for name, median in stages(samples).items():
+        print(f"  median {name:<38} {median:7.1f} ms")
+    print(f"logs: {log_dir}")
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+    figures = {
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "baseline_p99_ms": round(percentile(baseline, 99), 1),
+    }
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
