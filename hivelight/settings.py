@@ -207,6 +207,8 @@ EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="hivelight@localhost")
+# Where emails' links point: the address people open Hivelight at.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
