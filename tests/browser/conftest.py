@@ -75,6 +75,11 @@ def asgi_server(
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
     env = dict(os.environ)
+    # Never the default endpoint (a developer's `make run` store): the store
+    # this test set up, unless the module named one in the environment.
+    if "DYNAMODB_ENDPOINT_URL" not in os.environ:
+        env["DYNAMODB_ENDPOINT_URL"] = settings.EVENT_STORE["ENDPOINT_URL"]
+        env["EVENT_TABLE_PREFIX"] = settings.EVENT_STORE["TABLE_PREFIX"]
     env.update(
         DJANGO_SETTINGS_MODULE=os.environ.get(
             "DJANGO_SETTINGS_MODULE", "hivelight.settings"
