@@ -100,7 +100,25 @@ def _relay_after_commit() -> None:
 
 
 RELAY_ARMED_KEY = "hl:relay:armed"
-RELAY_ARMED_SECONDS = 2
+RELAY_ARMED_MS = 2000
+_redis_clients: dict[str, Any] = {}
+
+
+def _redis() -> Any:
+    """A plain redis-py client on REDIS_URL, one per process (pooled, fork-safe).
+
+    Used instead of Django's cache API: this runs after every commit, and
+    the cache layer cost several times the Redis round trip itself.
+    """
+    import redis
+    from django.conf import settings
+
+    url = settings.REDIS_URL
+    client = _redis_clients.get(url)
+    if client is None:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        _redis_clients[url] = client
+    return client
 
 
 def _schedule_relay() -> None:
@@ -110,13 +128,11 @@ def _schedule_relay() -> None:
     while the key is set are read by that relay; the key expiring covers a
     lost message, and the sweeper covers everything else.
     """
-    from django.core.cache import cache
-
     from events_app.tasks import relay_outbox
 
     try:
-        if not relay_outbox.app.conf.task_always_eager and not cache.add(
-            RELAY_ARMED_KEY, 1, timeout=RELAY_ARMED_SECONDS
+        if not relay_outbox.app.conf.task_always_eager and not _redis().set(
+            RELAY_ARMED_KEY, 1, nx=True, px=RELAY_ARMED_MS
         ):
             return
         relay_outbox.delay()
@@ -129,10 +145,12 @@ def _schedule_relay() -> None:
 
 def disarm_relay() -> None:
     """Called by a starting relay: later commits must publish again."""
-    from django.core.cache import cache
+    from events_app.tasks import relay_outbox
 
+    if relay_outbox.app.conf.task_always_eager:
+        return
     try:
-        cache.delete(RELAY_ARMED_KEY)
+        _redis().delete(RELAY_ARMED_KEY)
     except Exception:
         logger.warning("could not clear the relay key", exc_info=True)
 
