@@ -167,22 +167,26 @@ def day_label(day: dt.date, count: int) -> str:
 
 
 def thresholds(counts: Iterable[int]) -> list[int]:
-    """Upper bounds of levels 1-3: the quartiles of the non-zero day counts.
+    """Upper bounds of levels 1-3 (the quartiles of the non-zero day counts),
+    then the busiest day's count.
 
-    Scaled to the person: their quiet days are level 1 and their busiest
-    quarter level 4, whatever their volume.
+    Scaled to the person: their quiet days are level 1, their busiest quarter
+    level 4 whatever their volume, and their busiest day always level 4 (a
+    lone active day is not drawn as a quiet one).
     """
     busy = sorted(c for c in counts if c > 0)
     if not busy:
         return []
     last = len(busy) - 1
-    return [busy[last * k // 4] for k in (1, 2, 3)]
+    return [busy[last * k // 4] for k in (1, 2, 3)] + [busy[-1]]
 
 
 def level(count: int, bounds: list[int]) -> int:
     if count <= 0:
         return 0
-    return 1 + sum(1 for bound in bounds if count > bound)
+    if bounds and count >= bounds[-1]:
+        return 4
+    return min(4, 1 + sum(1 for bound in bounds[:3] if count > bound))
 
 
 def longest_streak(days: Iterable[tuple[dt.date, int]]) -> int:

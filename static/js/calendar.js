@@ -53,17 +53,19 @@ the grid is fetched again, so nothing missed meanwhile stays missing.
     return amount + " on " + longDate;
   }
 
-  /* Upper bounds of levels 1-3: quartiles of the non-zero counts. */
+  /* Upper bounds of levels 1-3 (quartiles of the non-zero counts), then the
+     busiest day's count: as events_app/activity.py. */
   function thresholds(counts) {
     const busy = counts.filter((c) => c > 0).sort((a, b) => a - b);
     if (!busy.length) return [];
     const last = busy.length - 1;
-    return [1, 2, 3].map((k) => busy[Math.floor((last * k) / 4)]);
+    return [1, 2, 3].map((k) => busy[Math.floor((last * k) / 4)]).concat([busy[last]]);
   }
 
   function level(count, bounds) {
     if (count <= 0) return 0;
-    return 1 + bounds.filter((bound) => count > bound).length;
+    if (bounds.length && count >= bounds[bounds.length - 1]) return 4;
+    return Math.min(4, 1 + bounds.slice(0, 3).filter((bound) => count > bound).length);
   }
 
   function setCount(cell, count) {

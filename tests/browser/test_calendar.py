@@ -136,7 +136,8 @@ def test_a_completion_in_another_tab_lights_up_todays_cell_without_reload(
     today_cell = cell(calendar, today)
     assert today_cell.locator("title").text_content() == label
     assert today_cell.get_attribute("aria-label") == label
-    assert today_cell.get_attribute("data-level") == "1"
+    # The only active day is the busiest: the darkest level.
+    assert today_cell.get_attribute("data-level") == "4"
     assert calendar.locator('[data-stat="total"]').inner_text() == "2"
     assert calendar.locator('[data-stat="streak"]').inner_text() == "1 day"
 

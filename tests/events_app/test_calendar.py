@@ -82,10 +82,15 @@ def test_five_levels_follow_the_quartiles_of_the_persons_busy_days():
 
     bounds = activity.thresholds(counts)
 
-    assert bounds == [3, 5, 7]
+    assert bounds == [3, 5, 7, 20]
     assert [activity.level(c, bounds) for c in counts] == [0, 1, 1, 1, 2, 2, 3, 3, 4, 4]
     assert activity.thresholds([0, 0]) == []
-    assert activity.level(9, activity.thresholds([9])) == 1
+
+
+def test_the_busiest_day_is_always_the_darkest_even_when_it_is_the_only_one():
+    assert activity.level(9, activity.thresholds([9])) == 4
+    same = [3, 3, 3]
+    assert {activity.level(c, activity.thresholds(same)) for c in same} == {4}
 
 
 def test_labels_totals_and_the_longest_streak():
