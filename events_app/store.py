@@ -97,7 +97,7 @@ MAX_COUNTER_ATTRS = 200
 MAX_EVENT_BYTES = 350_000
 CONFLICT_RETRIES = 6
 # Transactions in flight at once within one put_events call.
-WRITE_CONCURRENCY = 4
+WRITE_CONCURRENCY = 8
 
 _INDEXES = {
     # index name -> (partition key attribute, sort key attribute)
