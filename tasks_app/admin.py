@@ -17,7 +17,16 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from tasks_app import ranking, selectors
-from tasks_app.models import Comment, Firm, Matter, Membership, Milestone, Task, User
+from tasks_app.models import (
+    Comment,
+    Firm,
+    Matter,
+    Membership,
+    Milestone,
+    Task,
+    TaskWatch,
+    User,
+)
 
 
 class MembershipInline(admin.StackedInline):
@@ -252,3 +261,12 @@ class CommentAdmin(_TracksModifier, admin.ModelAdmin):
     list_select_related = ("task", "author")
     autocomplete_fields = ("task", "author")
     readonly_fields = ("created_at", "edited_at", "last_modified_by")
+
+
+@admin.register(TaskWatch)
+class TaskWatchAdmin(admin.ModelAdmin):
+    list_display = ("task", "user")
+    list_filter = ("task__matter__firm",)
+    search_fields = ("task__title", "user__username", "user__last_name")
+    list_select_related = ("task", "user")
+    autocomplete_fields = ("task", "user")

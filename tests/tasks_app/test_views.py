@@ -1326,7 +1326,17 @@ def admin_client_(client: Client, world: World) -> Client:
 
 
 @pytest.mark.parametrize(
-    "model", ["firm", "user", "membership", "matter", "milestone", "task", "comment"]
+    "model",
+    [
+        "firm",
+        "user",
+        "membership",
+        "matter",
+        "milestone",
+        "task",
+        "comment",
+        "taskwatch",
+    ],
 )
 def test_admin_lists_search_and_add_pages_work_for_every_model(
     admin_client_: Client, task: Task, comment: Comment, model: str
