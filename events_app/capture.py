@@ -238,12 +238,13 @@ def capture_images(
     spec = SPECS.get(model)
     if spec is None:
         return []
-    drafted: list[tuple[dict, dict | None, dict | None, list[diff.Draft]]] = []
+    # (the image that names the row: new, or old for a delete; its drafts)
+    drafted: list[tuple[dict, list[diff.Draft]]] = []
     for old, new in pairs:
         old_f, new_f = to_field_image(model, old), to_field_image(model, new)
         drafts = spec.describe(old_f, new_f)
         if drafts:
-            drafted.append((new_f or old_f, old_f, new_f, drafts))
+            drafted.append((new_f or old_f, drafts))
     if not drafted:
         return []
 
@@ -256,7 +257,7 @@ def capture_images(
     matter_ids: set[int] = set()
     milestone_ids: set[int] = set()
     task_ids: set[int] = set()
-    for image, _old, _new, drafts in drafted:
+    for image, drafts in drafted:
         if ctx.user_id is None and image.get("last_modified_by"):
             user_ids.add(image["last_modified_by"])
         for draft in drafts[:1]:
@@ -285,7 +286,7 @@ def capture_images(
 
     now = timezone.now()
     events = []
-    for image, _old, _new, drafts in drafted:
+    for image, drafts in drafted:
         parent = None
         if spec.parent_type:
             task = labels.tasks.get(image[spec.parent_attname]) or {}
