@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from events_app.models import OutboxEvent
@@ -271,10 +270,3 @@ def sweep(*, ignore_backoff: bool = False, max_seconds: float = 50.0) -> RelayRe
             break
     return total
 
-
-def pending_count() -> int:
-    return _pending().count()
-
-
-def failing() -> Any:
-    return _pending().filter(~Q(last_error=""))
