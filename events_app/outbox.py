@@ -269,4 +269,3 @@ def sweep(*, ignore_backoff: bool = False, max_seconds: float = 50.0) -> RelayRe
         if batch.failed or batch.handled == 0:
             break
     return total
-
