@@ -12,12 +12,14 @@ entity's events are stored and published in order.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from events_app.models import OutboxEvent
@@ -38,15 +40,15 @@ def entity_key(event: dict[str, Any]) -> str:
     return f"{subject['type']}:{subject['id']}"[:80]
 
 
-_INSERT_COLUMNS = (
+_INSERT_FIELDS = (
     "event_id",
     "name",
     "firm",
     "entity_key",
     "payload",
     "created_at",
-    "attempts",
     "next_attempt_at",
+    "attempts",
     "last_error",
 )
 
@@ -54,15 +56,75 @@ _INSERT_COLUMNS = (
 def enqueue(events: Sequence[dict[str, Any]]) -> None:
     """Write events to the outbox in the current transaction; relay after commit.
 
-    One multi-row INSERT through the cursor: this runs inside every tracked
-    write, and the ORM's bulk_create costs several times the statement itself.
+    One multi-row INSERT, built here rather than by the ORM's bulk_create
+    (which costs several times the statement): this runs inside every tracked
+    write. Inside `atomic()` on PostgreSQL the INSERT is deferred and sent in
+    the COMMIT's round trip (`events_app.backends.postgresql`).
+
+    The relay is woken by a NOTIFY delivered at commit when a worker can hear
+    it (PostgreSQL and a broker: `events_app.listener`), else by an
+    `on_commit` hook (inline when Celery is eager).
     """
     if not events:
         return
+    db = connections[DEFAULT_DB_ALIAS]
+    postgres = db.vendor == "postgresql"
+    sql = _insert_sql(db.vendor, len(events))
+    params = _insert_params(events, db, postgres=postgres)
+    notify = NOTIFY_CHANNEL if postgres and not _celery_eager() else None
+    if getattr(db, "defers_outbox", False) and db.in_atomic_block:
+        db.defer_outbox(sql, params, notify)
+    else:
+        if notify:  # one statement: the NOTIFY is sent when this commits
+            sql = f"WITH rows AS ({sql} RETURNING 1) SELECT pg_notify(%s, '')"
+            params.append(notify)
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+    if notify is None:
+        _relay_after_commit()
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(vendor: str, count: int) -> str:
+    """INSERT of `count` rows; on PostgreSQL, casts type the text values."""
     meta = OutboxEvent._meta
-    fields = [meta.get_field(name) for name in _INSERT_COLUMNS]
+    fields = [meta.get_field(name) for name in _INSERT_FIELDS]
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    casts = {"event_id": "::uuid", "payload": "::jsonb"}
+    if vendor != "postgresql":
+        casts = {}
+    row = "(" + ", ".join("%s" + casts.get(f.name, "") for f in fields) + ")"
+    columns = ", ".join(quote(f.column) for f in fields)
+    # Only quoted identifiers and placeholders are interpolated; values bind.
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES {', '.join([row] * count)}"
+    )
+
+
+def _insert_params(
+    events: Sequence[dict[str, Any]], db: Any, *, postgres: bool
+) -> list[Any]:
+    """On PostgreSQL plain str/int/datetime values, cheap to bind server-side
+    or client-side (when the backend sends the INSERT with the COMMIT);
+    elsewhere each field prepares its value."""
     now = timezone.now()
     params: list[Any] = []
+    if postgres:
+        for event in events:
+            params += (
+                event["id"],
+                event["name"],
+                event["firm"],
+                entity_key(event),
+                json.dumps(event),
+                now,
+                now,
+                0,
+                "",
+            )
+        return params
+    fields = [OutboxEvent._meta.get_field(name) for name in _INSERT_FIELDS]
     for event in events:
         values = (
             event["id"],
@@ -71,31 +133,30 @@ def enqueue(events: Sequence[dict[str, Any]]) -> None:
             entity_key(event),
             event,
             now,
-            0,
             now,
+            0,
             "",
         )
-        params.extend(
-            f.get_db_prep_save(v, connection)
-            for f, v in zip(fields, values, strict=True)
+        params += (
+            f.get_db_prep_save(v, db) for f, v in zip(fields, values, strict=True)
         )
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    # Only quoted identifiers and placeholders are interpolated; values bind.
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES {', '.join([row] * len(events))}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    _relay_after_commit()
+    return params
+
+
+NOTIFY_CHANNEL = "hl_outbox"
+
+
+def _celery_eager() -> bool:
+    from hivelight.celery import app
+
+    return bool(app.conf["task_always_eager"])
 
 
 def _relay_after_commit() -> None:
     """Schedule one relay per transaction (re-armed if a savepoint drops it)."""
-    if any(func is _schedule_relay for _, func, _ in connection.run_on_commit):
+    if any(func is schedule_relay for _, func, _ in connection.run_on_commit):
         return
-    transaction.on_commit(_schedule_relay, robust=True)
+    transaction.on_commit(schedule_relay, robust=True)
 
 
 RELAY_ARMED_KEY = "hl:relay:armed"
@@ -106,7 +167,7 @@ _redis_clients: dict[str, Any] = {}
 def _redis() -> Any:
     """A plain redis-py client on REDIS_URL, one per process (pooled, fork-safe).
 
-    Used instead of Django's cache API: this runs after every commit, and
+    Used instead of Django's cache API: this runs after many commits, and
     the cache layer cost several times the Redis round trip itself.
     """
     import redis
@@ -120,7 +181,7 @@ def _redis() -> Any:
     return client
 
 
-def _schedule_relay() -> None:
+def schedule_relay() -> None:
     """Publish a relay unless one is already queued and not yet started.
 
     A relay clears the key before it reads the outbox, so rows committed

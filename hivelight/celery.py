@@ -9,3 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hivelight.settings")
 app = Celery("hivelight")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _add_outbox_listener() -> None:
+    from events_app.listener import OutboxListenerStep
+
+    app.steps["worker"].add(OutboxListenerStep)
+
+
+_add_outbox_listener()

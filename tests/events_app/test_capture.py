@@ -243,7 +243,7 @@ def test_savepoint_rollback_still_relays_the_outer_events(world, outbox_mark):
         except RuntimeError:
             pass
         make_task(world.matter, actor=world.alice, title="Kept")
-    relays = [f for _, f, _ in connection.run_on_commit if f is outbox._schedule_relay]
+    relays = [f for _, f, _ in connection.run_on_commit if f is outbox.schedule_relay]
     assert len(relays) == 1  # dropped with the savepoint, armed again once
 
 

@@ -8,12 +8,15 @@ and each handler applied each event once (ledger rows and notifications).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import shutil
+import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+import redis
 from django.db import transaction
 from django.utils import timezone
 
@@ -49,6 +52,21 @@ def make_changes(world, tasks, count: int = CHANGES) -> None:
                 services.task_update(actor=actor, task_id=task.pk, title=f"Draft {i}")
 
 
+def wait_for_handlers(worker) -> list[dict]:
+    """Wait until the matter feed handler has run for every visible event."""
+    visible = [
+        payload
+        for name, payload in OutboxEvent.objects.values_list("name", "payload")
+        if payload.get("matter") and name not in names.HIDDEN_FROM_FEEDS
+    ]
+    runs = HandlerRun.objects.filter(handler="matter_activity")
+    # Handlers are tasks of their own, still draining after the relay is done.
+    worker.wait_for(
+        lambda: runs.count() >= len(visible), timeout=120, message="handlers"
+    )
+    return visible
+
+
 def assert_delivered_exactly_once(world, worker) -> None:
     rows = list(OutboxEvent.objects.values_list("event_id", "name", "payload"))
     stored = all_event_ids()
@@ -73,16 +91,8 @@ def assert_delivered_exactly_once(world, worker) -> None:
         assert sum(counted.values()) == count
 
     # Each handler applied each event once: the ledger and its effects.
-    visible = [
-        payload
-        for _, name, payload in rows
-        if payload.get("matter") and name not in names.HIDDEN_FROM_FEEDS
-    ]
+    visible = wait_for_handlers(worker)
     runs = HandlerRun.objects.filter(handler="matter_activity")
-    # Handlers are tasks of their own, still draining after the relay is done.
-    worker.wait_for(
-        lambda: runs.count() >= len(visible), timeout=120, message="handlers"
-    )
     assert runs.count() == len(visible)
     assigned = [
         payload
@@ -160,34 +170,87 @@ def test_store_down_while_changes_are_made_then_restarted_and_swept(
     assert_delivered_exactly_once(world, celery_worker)
 
 
-@contextlib.contextmanager
-def broker_unreachable() -> Iterator[None]:
-    """Point this process's Celery producer at a port where no Redis listens."""
+class PrivateRedis:
+    """A redis-server of this test's own (nothing on disk), to stop and start."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            from tests.conftest import service_unavailable
+
+            service_unavailable("the broker fault test needs redis-server")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def private_broker(settings) -> Iterator[PrivateRedis]:
+    """Redis for this test's Celery app and worker only; request it before
+    `celery_worker`, so the worker starts on it."""
+    from events_app.dynamo_local import free_port
+
+    server = PrivateRedis(free_port())
+    server.start()
     conf = celery_app.conf
-    saved = (conf.broker_url, conf.task_publish_retry)
+    saved = conf.broker_url
 
     def reset_pools() -> None:
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
 
-    conf.broker_url, conf.task_publish_retry = "redis://127.0.0.1:9/0", False
+    settings.REDIS_URL = conf.broker_url = server.url
     reset_pools()
     try:
-        yield
+        yield server
     finally:
-        conf.broker_url, conf.task_publish_retry = saved
+        conf.broker_url = saved
         reset_pools()
+        server.stop()
 
 
-def test_broker_unreachable_at_commit_then_back(event_store, celery_worker, world):
+def test_broker_down_while_changes_commit_then_back(
+    event_store, private_broker, celery_worker, world
+):
     tasks = [make_task(world.matter, actor=world.alice) for _ in range(10)]
     celery_worker.wait_for(lambda: pending() == 0, timeout=60, message="first relay")
+    # This Redis keeps nothing on disk: let the queued handler runs finish.
+    wait_for_handlers(celery_worker)
 
-    with broker_unreachable():
-        make_changes(world, tasks)  # every commit succeeds; publishing fails
+    private_broker.stop()
+    make_changes(world, tasks)  # every commit succeeds: none needs the broker
+    # The worker heard each commit's NOTIFY but could not publish a relay.
+    celery_worker.wait_for(
+        lambda: "outbox relay not scheduled" in celery_worker.log(),
+        timeout=30,
+        message="the worker's listener tried to wake a relay",
+    )
     assert pending() >= CHANGES
 
-    outbox_sweep.delay()  # beat's next tick, with the broker back
+    private_broker.start()  # back, and empty: nothing queued survived
+    outbox_sweep.delay()  # beat's next tick, once the worker has reconnected
     celery_worker.wait_for(lambda: pending() == 0, timeout=120, message="sweep")
 
     assert_delivered_exactly_once(world, celery_worker)
