@@ -7,8 +7,10 @@ after a warm-up, with the variants interleaved in rounds so drift (other load
 on the machine, autovacuum, cache warmth) falls on all of them alike:
 
 - untracked: a plain copy of `tasks_app.models.Task` (bench/benchapp);
-- tracked: the real Task: diff -> outbox rows in the same transaction ->
-  on_commit relay scheduling, published to Redis (no inline store write);
+- tracked: the real Task: diff -> outbox rows in the same transaction,
+  sent with the COMMIT, and the NOTIFY that wakes a worker's relay (Celery
+  not eager, as in production; no worker listens here, so nothing is
+  relayed while the run is timed);
 - django-simple-history and django-auditlog on identical copies.
 
 A second set of figures times the real service, `tasks_app.services.task_update`,
@@ -285,7 +287,7 @@ def run_rounds(variants: list[Variant], *, count: int, block: int, record: bool)
                 variant.once(record=record)
 
 
-def queries_per_update(variant: Variant) -> int:
+def round_trips_per_update(variant: Variant) -> int:
     from django.db import connection
 
     seen = []
@@ -296,7 +298,8 @@ def queries_per_update(variant: Variant) -> int:
 
     with connection.execute_wrapper(count):
         variant.once(record=False)
-    # BEGIN is implicit in psycopg; COMMIT goes through no cursor. Count both.
+    # BEGIN is implicit in psycopg; COMMIT goes through no cursor (and
+    # carries the deferred outbox INSERT and NOTIFY). Count both.
     return len(seen) + 2
 
 
@@ -314,7 +317,7 @@ def table(
     lines = [
         title,
         f"  {'variant':<26}{'median µs':>11}{'p90 µs':>10}{'added µs':>10}"
-        f"{'ratio':>8}{'SQL':>6}",
+        f"{'ratio':>8}{'trips':>6}",
     ]
     for v in variants:
         median, p90 = summarise(v.samples)
@@ -359,9 +362,10 @@ def describe_setup() -> list[str]:
         f"PostgreSQL {pg} at {settings.DATABASES['default']['HOST']}, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
         f"Celery: task_always_eager={app.conf.task_always_eager}, broker "
-        f"{broker.scheme}://{broker.hostname}:{broker.port}{broker.path}: the "
-        "after-commit relay is a publish to Redis, not an inline DynamoDB write "
-        "(no worker; the queue is purged at start and end)",
+        f"{broker.scheme}://{broker.hostname}:{broker.port}{broker.path}: a "
+        "commit wakes the relay with a NOTIFY sent with the COMMIT, no broker "
+        "round trip and no inline DynamoDB write (no worker; the queue is "
+        "purged at start and end)",
     ]
 
 
@@ -387,7 +391,7 @@ def main() -> None:
             before = sanity_check(world, {})
             run_rounds(variants, count=args.updates, block=args.block, record=True)
             written = sanity_check(world, before)
-            queries = {v.key: queries_per_update(v) for v in variants}
+            queries = {v.key: round_trips_per_update(v) for v in variants}
     finally:
         purged = purge_broker()
         cleanup(world)
