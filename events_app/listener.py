@@ -29,7 +29,6 @@ class OutboxListener:
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.wakeups = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -43,7 +42,7 @@ class OutboxListener:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        from django.db import close_old_connections, connection
+        from django.db import connection
 
         failures = 0
         while not self._stop.is_set():
@@ -60,7 +59,6 @@ class OutboxListener:
                     delay,
                     exc_info=True,
                 )
-                close_old_connections()
                 connection.close()
                 self._stop.wait(delay)
             else:
@@ -88,7 +86,6 @@ class OutboxListener:
     def _wake(self) -> None:
         from events_app import outbox
 
-        self.wakeups += 1
         outbox.schedule_relay()
 
 

@@ -109,37 +109,26 @@ def _insert_params(
     or client-side (when the backend sends the INSERT with the COMMIT);
     elsewhere each field prepares its value."""
     now = timezone.now()
-    params: list[Any] = []
-    if postgres:
-        for event in events:
-            params += (
-                event["id"],
-                event["name"],
-                event["firm"],
-                entity_key(event),
-                json.dumps(event),
-                now,
-                now,
-                0,
-                "",
-            )
-        return params
     fields = [OutboxEvent._meta.get_field(name) for name in _INSERT_FIELDS]
+    params: list[Any] = []
     for event in events:
         values = (
             event["id"],
             event["name"],
             event["firm"],
             entity_key(event),
-            event,
+            json.dumps(event) if postgres else event,
             now,
             now,
             0,
             "",
         )
-        params += (
-            f.get_db_prep_save(v, db) for f, v in zip(fields, values, strict=True)
-        )
+        if postgres:
+            params += values
+        else:
+            params += (
+                f.get_db_prep_save(v, db) for f, v in zip(fields, values, strict=True)
+            )
     return params
 
 

@@ -153,3 +153,19 @@ def test_the_worker_relays_a_commit_it_heard_about(event_store, celery_worker, w
         message="the task's event in the store",
     )
     assert "outbox listener" in celery_worker.log()
+
+
+def test_a_write_outside_any_transaction_notifies_as_it_commits(
+    client, world, broker_mode
+):
+    """A failed login records its event in autocommit mode: stored and heard."""
+    with listening() as listener:
+        client.post("/login/", {"username": "alice", "password": "wrong-secret-123"})
+        assert heard(listener) == 1
+    other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    with other:
+        (count,) = other.execute(
+            "SELECT count(*) FROM events_app_outboxevent WHERE name = %s",
+            [names.USER_LOGIN_FAILED],
+        ).fetchone()
+    assert count == 1
