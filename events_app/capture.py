@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.db import models
@@ -57,6 +58,7 @@ def is_tracked(model: type[models.Model]) -> bool:
 # --- images -------------------------------------------------------------------
 
 
+@cache
 def _field_names(model: type[models.Model]) -> dict[str, str]:
     return {f.attname: f.name for f in model._meta.concrete_fields}
 
@@ -204,14 +206,15 @@ class _Labels:
         return {"id": milestone_id, "label": self.milestones.get(milestone_id, "")}
 
 
-def _user_fields(model: type[models.Model]) -> set[str]:
+@cache
+def _user_fields(model: type[models.Model]) -> frozenset[str]:
     from tasks_app.models import User
 
-    return {
+    return frozenset(
         f.name
         for f in model._meta.concrete_fields
         if f.is_relation and f.related_model is User
-    }
+    )
 
 
 # --- capture ------------------------------------------------------------------
@@ -336,7 +339,7 @@ def _label(spec: Spec, image: dict[str, Any]) -> str:
 
 
 def _describe_changes(
-    changes: dict[str, list[Any]], labels: _Labels, user_fields: set[str]
+    changes: dict[str, list[Any]], labels: _Labels, user_fields: frozenset[str]
 ) -> dict[str, list[Any]]:
     described = {}
     for key, (before, after) in changes.items():
