@@ -180,7 +180,7 @@ def schedule_relay() -> None:
     from events_app.tasks import relay_outbox
 
     try:
-        if not relay_outbox.app.conf.task_always_eager and not _redis().set(
+        if not _celery_eager() and not _redis().set(
             RELAY_ARMED_KEY, 1, nx=True, px=RELAY_ARMED_MS
         ):
             return
@@ -193,10 +193,8 @@ def schedule_relay() -> None:
 
 
 def disarm_relay() -> None:
-    """Called by a starting relay: later commits must publish again."""
-    from events_app.tasks import relay_outbox
-
-    if relay_outbox.app.conf.task_always_eager:
+    """Called by a starting relay: later wake-ups must publish again."""
+    if _celery_eager():
         return
     try:
         _redis().delete(RELAY_ARMED_KEY)
