@@ -40,6 +40,8 @@ def entity_key(event: dict[str, Any]) -> str:
     return f"{subject['type']}:{subject['id']}"[:80]
 
 
+# Columns the INSERT fills, with what each row's placeholder binds. The
+# attempts counter and last error start empty: constants in the SQL.
 _INSERT_FIELDS = (
     "event_id",
     "name",
@@ -51,6 +53,7 @@ _INSERT_FIELDS = (
     "attempts",
     "last_error",
 )
+_PG_ROW = "(%s::uuid, %s, %s, %s, %s::jsonb, %s::timestamptz, %s::timestamptz, 0, '')"
 
 
 def enqueue(events: Sequence[dict[str, Any]]) -> None:
@@ -70,7 +73,7 @@ def enqueue(events: Sequence[dict[str, Any]]) -> None:
     db = connections[DEFAULT_DB_ALIAS]
     postgres = db.vendor == "postgresql"
     sql = _insert_sql(db.vendor, len(events))
-    params = _insert_params(events, db, postgres=postgres)
+    params = _pg_params(events) if postgres else _insert_params(events, db)
     notify = NOTIFY_CHANNEL if postgres and not _celery_eager() else None
     if getattr(db, "defers_outbox", False) and db.in_atomic_block:
         db.defer_outbox(sql, params, notify)
@@ -86,15 +89,11 @@ def enqueue(events: Sequence[dict[str, Any]]) -> None:
 
 @lru_cache(maxsize=64)
 def _insert_sql(vendor: str, count: int) -> str:
-    """INSERT of `count` rows; on PostgreSQL, casts type the text values."""
+    """INSERT of `count` rows (on PostgreSQL, typed by casts in the SQL)."""
     meta = OutboxEvent._meta
-    fields = [meta.get_field(name) for name in _INSERT_FIELDS]
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
-    casts = {"event_id": "::uuid", "payload": "::jsonb"}
-    if vendor != "postgresql":
-        casts = {}
-    row = "(" + ", ".join("%s" + casts.get(f.name, "") for f in fields) + ")"
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _INSERT_FIELDS)
+    row = _PG_ROW if vendor == "postgresql" else f"({', '.join(['%s'] * 9)})"
     # Only quoted identifiers and placeholders are interpolated; values bind.
     return (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
@@ -102,12 +101,27 @@ def _insert_sql(vendor: str, count: int) -> str:
     )
 
 
-def _insert_params(
-    events: Sequence[dict[str, Any]], db: Any, *, postgres: bool
-) -> list[Any]:
-    """On PostgreSQL plain str/int/datetime values, cheap to bind server-side
-    or client-side (when the backend sends the INSERT with the COMMIT);
-    elsewhere each field prepares its value."""
+def _pg_params(events: Sequence[dict[str, Any]]) -> list[Any]:
+    """Plain str values, cheap to bind client-side when the backend sends the
+    INSERT with the COMMIT. The instant goes as ISO 8601 text with its UTC
+    offset (exact, and a tenth of the cost of binding a datetime)."""
+    now = timezone.now().isoformat()
+    params: list[Any] = []
+    for event in events:
+        params += (
+            event["id"],
+            event["name"],
+            event["firm"],
+            entity_key(event),
+            json.dumps(event),
+            now,
+            now,
+        )
+    return params
+
+
+def _insert_params(events: Sequence[dict[str, Any]], db: Any) -> list[Any]:
+    """Elsewhere (SQLite) each field prepares its own value."""
     now = timezone.now()
     fields = [OutboxEvent._meta.get_field(name) for name in _INSERT_FIELDS]
     params: list[Any] = []
@@ -117,18 +131,15 @@ def _insert_params(
             event["name"],
             event["firm"],
             entity_key(event),
-            json.dumps(event) if postgres else event,
+            event,
             now,
             now,
             0,
             "",
         )
-        if postgres:
-            params += values
-        else:
-            params += (
-                f.get_db_prep_save(v, db) for f, v in zip(fields, values, strict=True)
-            )
+        params += (
+            f.get_db_prep_save(v, db) for f, v in zip(fields, values, strict=True)
+        )
     return params
 
 
