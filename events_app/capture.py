@@ -288,6 +288,7 @@ def capture_images(
     )
 
     now = timezone.now()
+    context_dict = _context_dict(ctx)
     events = []
     for image, drafts in drafted:
         parent = None
@@ -302,6 +303,15 @@ def capture_images(
         else:
             matter_id = image["matter"]
         matter_row = labels.matters.get(matter_id) or {}
+        subject = {
+            "type": spec.subject_type,
+            "id": image["id"],
+            "label": _label(spec, image),
+        }
+        matter = labels.matter(matter_id)
+        # A save's drafts share one `changes` (each event carries them all):
+        # describe it once. Envelopes may share these parts; none is mutated.
+        described: dict[int, dict[str, list[Any]]] = {}
         for draft in drafts:
             if ctx.user_id is not None:
                 actor = {"id": ctx.user_id, "name": ctx.user_name}
@@ -309,6 +319,10 @@ def capture_images(
                 actor = labels.user(draft.actor_id)
             else:
                 actor = dict(envelope.SYSTEM_ACTOR)
+            changes = described.get(id(draft.changes))
+            if changes is None:
+                changes = _describe_changes(draft.changes, labels, user_fields)
+                described[id(draft.changes)] = changes
             occurred_at = draft.occurred_at or now
             if draft.name.endswith(".deleted") or draft.occurred_at is None:
                 occurred_at = now
@@ -318,14 +332,10 @@ def capture_images(
                     occurred_at=occurred_at,
                     firm_id=matter_row.get("firm_id"),
                     actor=actor,
-                    subject={
-                        "type": spec.subject_type,
-                        "id": image["id"],
-                        "label": _label(spec, image),
-                    },
-                    matter=labels.matter(matter_id),
-                    changes=_describe_changes(draft.changes, labels, user_fields),
-                    context=_context_dict(ctx),
+                    subject=subject,
+                    matter=matter,
+                    changes=changes,
+                    context=context_dict,
                     parent=parent,
                 )
             )
