@@ -188,6 +188,24 @@ def capture_switched_off() -> Iterator[None]:
         capture.SPECS[Task] = spec
 
 
+def vacuum_tables() -> None:
+    """Start every variant's tables clean: earlier runs leave dead rows behind
+    (each run's rows are deleted at the end), and the real Task's table also
+    holds the service variants' rows."""
+    from auditlog.models import LogEntry
+    from django.db import connection
+
+    from bench.benchapp.models import AuditlogTask, SimpleHistoryTask, UntrackedTask
+    from events_app.models import OutboxEvent
+    from tasks_app.models import Task
+
+    models = [Task, UntrackedTask, SimpleHistoryTask, AuditlogTask, OutboxEvent]
+    models += [SimpleHistoryTask.history.model, LogEntry]
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models)
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {tables}")
+
+
 def purge_broker() -> int:
     from hivelight.celery import app
 
@@ -227,13 +245,13 @@ class Variant:
     done: int = 0
 
     def once(self, *, record: bool) -> None:
+        """One update; the caller has entered `around()`."""
         self.done += 1
         title = f"Bench task {self.done}"
         status = STATUSES[self.done % len(STATUSES)]
-        with self.around():
-            start = time.perf_counter_ns()
-            self.run(title, status)
-            elapsed = time.perf_counter_ns() - start
+        start = time.perf_counter_ns()
+        self.run(title, status)
+        elapsed = time.perf_counter_ns() - start
         if record:
             self.samples.append(elapsed / 1000)
 
@@ -283,8 +301,12 @@ def run_rounds(variants: list[Variant], *, count: int, block: int, record: bool)
     for r in range(rounds):
         k = r % len(variants)
         for variant in variants[k:] + variants[:k]:
-            for _ in range(min(block, count - r * block)):
-                variant.once(record=record)
+            # Entered once per turn, not per update: switching capture off
+            # rebinds a class attribute, which empties Python's method caches;
+            # doing that before every update would slow the baseline itself.
+            with variant.around():
+                for _ in range(min(block, count - r * block)):
+                    variant.once(record=record)
 
 
 def round_trips_per_update(variant: Variant) -> int:
@@ -296,7 +318,7 @@ def round_trips_per_update(variant: Variant) -> int:
         seen.append(sql)
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(count):
+    with variant.around(), connection.execute_wrapper(count):
         variant.once(record=False)
     # BEGIN is implicit in psycopg; COMMIT goes through no cursor (and
     # carries the deferred outbox INSERT and NOTIFY). Count both.
@@ -383,6 +405,7 @@ def main() -> None:
     from events_app.context import acting_as
 
     purge_broker()
+    vacuum_tables()
     world = make_world()
     try:
         variants = make_variants(world, service=not args.no_service)
