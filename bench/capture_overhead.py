@@ -15,7 +15,9 @@ on the machine, autovacuum, cache warmth) falls on all of them alike:
 
 A second set of figures times the real service, `tasks_app.services.task_update`,
 with capture on and with capture switched off in-process (same table, same
-code). Prints a table, then, as its last line, one JSON object.
+code). A third set times the same SQL on a raw psycopg connection, with and
+without the outbox rows, to show what the database alone charges for them.
+Prints a table, then, as its last line, one JSON object.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hl_bench \
         .venv/bin/python bench/capture_overhead.py
@@ -325,6 +327,73 @@ def round_trips_per_update(variant: Variant) -> int:
     return len(seen) + 2
 
 
+# --- the SQL alone ------------------------------------------------------------
+
+
+def sql_floor(
+    world: World, *, count: int, block: int
+) -> tuple[list[float], list[float]]:
+    """What the database alone charges for the outbox rows: no Django, no capture.
+
+    On a raw psycopg connection, the untracked update's statements (SELECT ...
+    FOR UPDATE, UPDATE, COMMIT), and the same with what the backend adds at
+    commit: the 2-row outbox INSERT (this run's last two envelopes, fresh ids,
+    bound client-side as the backend binds them), the NOTIFY, then COMMIT, in
+    one query. Interleaved in turns like the variants.
+    """
+    import psycopg
+    from django.db import connection
+    from django.utils import timezone
+
+    from bench.benchapp.models import UntrackedTask
+    from events_app import outbox
+    from events_app.envelope import firm_key, uuid7
+    from events_app.models import OutboxEvent
+
+    table = connection.ops.quote_name(UntrackedTask._meta.db_table)
+    pk, user_id = world.task_ids["untracked"], world.user.pk
+    envelopes = [
+        row.payload
+        for row in OutboxEvent.objects.filter(firm=firm_key(world.firm.pk)).order_by(
+            "-seq"
+        )[:2]
+    ]
+    insert = outbox._insert_sql("postgresql", len(envelopes))
+    samples: dict[bool, list[float]] = {False: [], True: []}
+    params = connection.get_connection_params()
+    params["cursor_factory"] = psycopg.ClientCursor  # as Django's connection
+    with psycopg.connect(**params) as conn:
+        cursor = conn.cursor()
+
+        def update(n: int, with_rows: bool) -> float:
+            start = time.perf_counter_ns()
+            cursor.execute(
+                f"SELECT * FROM {table} WHERE id = %s FOR UPDATE",  # noqa: S608
+                [pk],
+            )
+            cursor.fetchall()
+            cursor.execute(
+                f"UPDATE {table} SET title = %s, status = %s, "  # noqa: S608
+                "last_modified_by_id = %s, updated_at = %s WHERE id = %s",
+                [f"Bench task {n}", STATUSES[n % 4], user_id, timezone.now(), pk],
+            )
+            if with_rows:
+                events = [{**e, "id": uuid7()} for e in envelopes]
+                script = cursor.mogrify(insert, outbox._pg_params(events))
+                conn.execute(f'{script};\nNOTIFY "{outbox.NOTIFY_CHANNEL}";\nCOMMIT')
+            else:
+                conn.commit()
+            return (time.perf_counter_ns() - start) / 1000
+
+        n = 0
+        for r in range(-(-count // block)):
+            for with_rows in (False, True) if r % 2 == 0 else (True, False):
+                for _ in range(block):
+                    n += 1
+                    samples[with_rows].append(update(n, with_rows))
+    return samples[False], samples[True]
+
+
 # --- figures -------------------------------------------------------------------
 
 
@@ -415,6 +484,7 @@ def main() -> None:
             run_rounds(variants, count=args.updates, block=args.block, record=True)
             written = sanity_check(world, before)
             queries = {v.key: round_trips_per_update(v) for v in variants}
+        floor = sql_floor(world, count=args.updates, block=args.block)
     finally:
         purged = purge_broker()
         cleanup(world)
@@ -444,6 +514,22 @@ def main() -> None:
             by_key["service_off"],
             queries,
         )
+    plain, with_rows = (statistics.median(x) for x in floor)
+    orm_base = statistics.median(by_key["untracked"].samples)
+    lines.append("")
+    lines.append(
+        "The same SQL on a raw psycopg connection (no Django, no capture), "
+        f"{args.updates} each:"
+    )
+    lines.append(
+        f"  the untracked update's statements {plain:.1f} µs; with the outbox "
+        f"INSERT and NOTIFY sent with COMMIT {with_rows:.1f} µs "
+        f"(+{with_rows - plain:.1f} µs, ratio {with_rows / plain:.3f})"
+    )
+    lines.append(
+        "  that database cost alone, over the ORM baseline: ratio "
+        f"{(orm_base + with_rows - plain) / orm_base:.3f}"
+    )
     lines.append("")
     tracked_updates = args.updates * (2 if "service_tracked" in by_key else 1)
     lines.append(
