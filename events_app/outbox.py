@@ -40,8 +40,6 @@ def entity_key(event: dict[str, Any]) -> str:
     return f"{subject['type']}:{subject['id']}"[:80]
 
 
-# Columns the INSERT fills, with what each row's placeholder binds. The
-# attempts counter and last error start empty: constants in the SQL.
 _INSERT_FIELDS = (
     "event_id",
     "name",
@@ -53,6 +51,8 @@ _INSERT_FIELDS = (
     "attempts",
     "last_error",
 )
+# One row on PostgreSQL, in _INSERT_FIELDS order: text values typed by casts;
+# attempts and last_error start at 0 and '', constants in the SQL.
 _PG_ROW = "(%s::uuid, %s, %s, %s, %s::jsonb, %s::timestamptz, %s::timestamptz, 0, '')"
 
 
