@@ -19,6 +19,7 @@ from unittest import mock
 import pytest
 
 from events_app.envelope import firm_key, isoformat, uuid7
+from tests.fixtures.worker import celery_eager
 
 UTC = dt.UTC
 _ids = itertools.count(90_000)
@@ -73,18 +74,7 @@ def pipeline(transactional_db, event_store):
     real (the outbox schedules one relay per transaction, which a test
     wrapped in one transaction would share with its fixtures).
     """
-    from hivelight.celery import app
-
-    @contextlib.contextmanager
-    def run() -> Iterator[None]:
-        previous = app.conf.task_always_eager
-        app.conf.task_always_eager = True
-        try:
-            yield
-        finally:
-            app.conf.task_always_eager = previous
-
-    return run
+    return lambda: celery_eager(True)
 
 
 @contextlib.contextmanager

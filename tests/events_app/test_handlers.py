@@ -24,6 +24,7 @@ from tests.events_app.bus_helpers import (
     outbox_mark,
 )
 from tests.fixtures.factories import World, make_task
+from tests.fixtures.worker import celery_eager
 
 pytestmark = pytest.mark.django_db
 
@@ -39,12 +40,8 @@ def recipients() -> set[str]:
 @pytest.fixture
 def eager_celery():
     """Run Celery tasks queued after commit (the email) inline."""
-    from hivelight.celery import app
-
-    was = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = was
+    with celery_eager(True):
+        yield
 
 
 @pytest.fixture

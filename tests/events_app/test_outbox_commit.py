@@ -18,10 +18,10 @@ from django.db import IntegrityError, connection, transaction
 from events_app import names, outbox
 from events_app.context import acting_as
 from events_app.models import OutboxEvent
-from hivelight.celery import app as celery_app
 from tasks_app import services
 from tasks_app.models import Task
 from tests.fixtures.factories import make_task
+from tests.fixtures.worker import celery_eager
 
 pytestmark = pytest.mark.services
 
@@ -112,10 +112,8 @@ def heard(listener: psycopg.Connection) -> int:
 @pytest.fixture
 def broker_mode():
     """Non-eager Celery, as in production: relays are woken by NOTIFY."""
-    saved = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    yield
-    celery_app.conf.task_always_eager = saved
+    with celery_eager(False):
+        yield
 
 
 def test_with_a_broker_a_commit_notifies_once_and_a_rollback_never(world, broker_mode):
