@@ -347,6 +347,7 @@ def sql_floor(
 
     from bench.benchapp.models import UntrackedTask
     from events_app import outbox
+    from events_app.backends.postgresql.base import commit_with_outbox
     from events_app.envelope import firm_key, uuid7
     from events_app.models import OutboxEvent
 
@@ -379,8 +380,8 @@ def sql_floor(
             )
             if with_rows:
                 events = [{**e, "id": uuid7()} for e in envelopes]
-                script = cursor.mogrify(insert, outbox._pg_params(events))
-                conn.execute(f'{script};\nNOTIFY "{outbox.NOTIFY_CHANNEL}";\nCOMMIT')
+                pending = [(insert, outbox._pg_params(events))]
+                commit_with_outbox(conn, pending, outbox.NOTIFY_CHANNEL)
             else:
                 conn.commit()
             return (time.perf_counter_ns() - start) / 1000

@@ -15,11 +15,37 @@ Used when DATABASE_URL is PostgreSQL (ENGINE "events_app.backends.postgresql").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import psycopg
 from django.db.backends.postgresql import base
 from django.db.backends.utils import debug_transaction
 from psycopg import ClientCursor
+
+
+def notify_sql(channel: str) -> str:
+    """`NOTIFY "channel"`, the channel quoted as an identifier."""
+    return 'NOTIFY "{}"'.format(channel.replace('"', '""'))
+
+
+def commit_with_outbox(
+    conn: psycopg.Connection,
+    pending: Iterable[tuple[str, list[Any]]],
+    notify: str | None,
+) -> None:
+    """Send the INSERTs, `NOTIFY notify` (if set) and COMMIT as one query.
+
+    Parameters are bound client-side: a multi-statement query must use the
+    simple protocol. An error in any statement aborts the transaction before
+    COMMIT; `atomic()` then rolls back and re-raises.
+    """
+    mogrify = ClientCursor(conn).mogrify
+    script = [mogrify(sql, params) for sql, params in pending]
+    if notify:
+        script.append(notify_sql(notify))
+    script.append("COMMIT")
+    conn.execute(";\n".join(script))
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -52,23 +78,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
             for sql, params in pending:
                 cursor.execute(sql, params)
             if notify:  # transactional: delivered at commit, or never
-                cursor.execute(f"NOTIFY {self.ops.quote_name(notify)}")
+                cursor.execute(notify_sql(notify))
 
     def _commit(self) -> None:
         if not self.outbox_pending or self.connection is None:
             return super()._commit()
         pending, notify = self._take_outbox()
-        with self.wrap_database_errors:
-            mogrify = ClientCursor(self.connection).mogrify
-            script = [mogrify(sql, params) for sql, params in pending]
-        if notify:
-            script.append(f"NOTIFY {self.ops.quote_name(notify)}")
-        script.append("COMMIT")
-        # Parameters are bound client-side above: a multi-statement query
-        # must use the simple protocol. An error in any statement aborts the
-        # transaction before COMMIT; atomic() then rolls back and re-raises.
         with debug_transaction(self, "COMMIT"), self.wrap_database_errors:
-            self.connection.execute(";\n".join(script))
+            commit_with_outbox(self.connection, pending, notify)
 
     def _rollback(self) -> None:
         self.outbox_pending, self.outbox_notify = [], None
