@@ -4,7 +4,7 @@ Writes 100,000 events of one user spread over 2023 into DynamoDB Local (its
 own in-memory instance, unless DYNAMODB_ENDPOINT_URL is set) under a fresh
 table prefix, then times, in the same run, `store.daily_counts` (the
 counters: one small projected item per UTC day) against
-`store.naive_daily_counts` (the seed's method: query every event of the year
+`naive_counts.naive_daily_counts` (the seed's method: query every event of the year
 with a projection and count per local day). Both must give the same days.
 
     .venv/bin/python bench/calendar_query.py [--events N] [--reps N]
@@ -41,9 +41,10 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from bench.naive_counts import naive_daily_counts  # noqa: E402
 from events_app import store  # noqa: E402
-from events_app.dynamo_local import DynamoDBLocal  # noqa: E402
 from events_app.envelope import isoformat, uuid7  # noqa: E402
+from events_app.store.local import DynamoDBLocal  # noqa: E402
 
 FIRM = "f_bench"
 USER_ID = 42
@@ -169,7 +170,7 @@ def main() -> int:
             return store.daily_counts(tz=tz, **user, **year)
 
         def naive() -> dict[str, int]:
-            return store.naive_daily_counts(tz=tz, **user, **year)
+            return naive_daily_counts(tz=tz, **user, **year)
 
         # Warm up the counters path (DynamoDB Local's JIT, connections, zone
         # caches). The naive path needs none: each run reads 100,000 items.

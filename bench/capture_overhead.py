@@ -344,10 +344,10 @@ def sql_floor(
     import psycopg
     from django.db import connection
     from django.utils import timezone
+    from events_app.backends.postgresql.base import commit_with_outbox
 
     from bench.benchapp.models import UntrackedTask
     from events_app import outbox
-    from events_app.backends.postgresql.base import commit_with_outbox
     from events_app.envelope import firm_key, uuid7
     from events_app.models import OutboxEvent
 

@@ -457,7 +457,7 @@ async def measure(
 ) -> tuple[list[Sample], list[float]]:
     from channels.layers import get_channel_layer
 
-    from events_app import live
+    from events_app.live import groups as live
 
     origin = {"Origin": f"http://{HOST}:{port}"}
     bob = await WebSocket.connect(
@@ -585,7 +585,7 @@ def main() -> int:
         asyncio.run(hold_others(spec["port"], spec["sessions"], spec["matter_id"]))
         return 0
 
-    from events_app.dynamo_local import DynamoDBLocal, free_port
+    from events_app.store.local import DynamoDBLocal, free_port
 
     processes = Processes()
     dynamo = DynamoDBLocal(max_heap_mb=512)

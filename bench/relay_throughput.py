@@ -6,11 +6,11 @@ tables of its own DynamoDB Local (in memory, unless DYNAMODB_ENDPOINT_URL is
 set), measuring events per second from the first read of the outbox to the
 last row marked delivered:
 
-- batched: the real relay (`outbox.sweep`): batches of OUTBOX_BATCH_SIZE rows
+- batched: the real relay (`relay.sweep`): batches of OUTBOX_BATCH_SIZE rows
   locked with SKIP LOCKED, stored with `store.put_events` (many events and
   their merged counter updates per TransactWriteItems), rows marked in one
   UPDATE per batch;
-- single: the same rows, one `store.put_event_single` transaction and one
+- single: the same rows, one `put_event_single` transaction and one
   row update per event, as a relay without batching would do.
 
 Both store and count every event the same way (conditional put + counters);
@@ -74,9 +74,11 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from events_app import bus, envelope, outbox, store  # noqa: E402
-from events_app.dynamo_local import DynamoDBLocal  # noqa: E402
+from events_app import bus, envelope, store  # noqa: E402
 from events_app.models import OutboxEvent  # noqa: E402
+from events_app.outbox import enqueue, relay  # noqa: E402
+from events_app.store import writes  # noqa: E402
+from events_app.store.local import DynamoDBLocal  # noqa: E402
 
 NAMES = [
     "task.updated",
@@ -87,6 +89,13 @@ NAMES = [
     "comment.added",
     "comment.edited",
 ]
+
+
+def put_event_single(event: dict) -> bool:
+    """The baseline: one event in its own transaction (False: already stored)."""
+    result = writes.PutResult()
+    writes._write_group([writes._prepare(event)], result)
+    return bool(result.written)
 
 
 def make_events(count: int, seed: int = 7) -> list[dict]:
@@ -131,14 +140,14 @@ def fill_outbox(events: list[dict]) -> None:
             cursor.execute(f"VACUUM ANALYZE {OutboxEvent._meta.db_table}")
     with transaction.atomic():
         for i in range(0, len(events), 500):
-            outbox.enqueue(events[i : i + 500])
+            enqueue.enqueue(events[i : i + 500])
         connection.run_on_commit = []  # nobody relays behind the benchmark's back
     assert OutboxEvent.objects.filter(dispatched_at__isnull=True).count() == len(events)
 
 
 def run_batched() -> float:
     started = time.perf_counter()
-    result = outbox.sweep(ignore_backoff=True, max_seconds=3600)
+    result = relay.sweep(ignore_backoff=True, max_seconds=3600)
     elapsed = time.perf_counter() - started
     assert result.failed == 0, result.errors
     return elapsed
@@ -156,7 +165,7 @@ def run_single() -> float:
             )
             if row is None:
                 break
-            store.put_event_single(row.payload)
+            put_event_single(row.payload)
             now = timezone.now()
             OutboxEvent.objects.filter(seq=row.seq).update(
                 stored_at=now, dispatched_at=now
@@ -195,7 +204,7 @@ def main() -> None:
     bus._registry.clear()
     try:
         events = make_events(args.events)
-        print(f"{args.events} events; relay batch size {outbox.batch_size()}")
+        print(f"{args.events} events; relay batch size {relay.batch_size()}")
         print(
             f"DynamoDB at {settings.EVENT_STORE['ENDPOINT_URL']}, {connection.vendor}"
         )

@@ -1,4 +1,8 @@
-"""App config for the event pipeline: capture, outbox, store, bus."""
+"""The event pipeline's composition root: wires capture, reactions and workers.
+
+Everything is connected here, once Django's app registry is ready: models
+cannot be imported earlier, which is why these imports sit in `ready()`.
+"""
 
 from django.apps import AppConfig
 
@@ -8,37 +12,14 @@ class EventsAppConfig(AppConfig):
     verbose_name = "Events"
 
     def ready(self) -> None:
-        from events_app import capture, diff, handlers, signals
-        from tasks_app.models import Comment, Milestone, Task
+        # Inside ready(): each of these imports tasks_app's models.
+        from events_app import tasks  # noqa: F401  (registers the Celery tasks)
+        from events_app.capture import signals, specs
+        from events_app.outbox.wakeup import OutboxListenerStep
+        from events_app.reactions import subscriptions
+        from hivelight.celery import app
 
-        capture.register(
-            Task,
-            capture.Spec(
-                subject_type="task",
-                describe=diff.task_events,
-                label_field="title",
-                matter_path="matter",
-            ),
-        )
-        capture.register(
-            Comment,
-            capture.Spec(
-                subject_type="comment",
-                describe=diff.comment_events,
-                label_field="body",
-                matter_path="task",
-                parent_type="task",
-                parent_attname="task",
-            ),
-        )
-        capture.register(
-            Milestone,
-            capture.Spec(
-                subject_type="milestone",
-                describe=diff.milestone_events,
-                label_field="name",
-                matter_path="matter",
-            ),
-        )
+        specs.register()
         signals.connect()
-        handlers.connect()
+        subscriptions.connect()
+        app.steps["worker"].add(OutboxListenerStep)

@@ -19,8 +19,12 @@ from django.db import IntegrityError, transaction
 
 from events_app import context
 from events_app.models import HandlerRun
+from hivelight.celery import app
 
 logger = logging.getLogger(__name__)
+
+# Published by name: the task (events_app.tasks) sits above the bus.
+RUN_HANDLER_TASK = "events_app.tasks.run_handler"
 
 Handler = Callable[[dict[str, Any]], None]
 
@@ -46,10 +50,6 @@ def subscribe(pattern: str, *, name: str | None = None) -> Callable[[Handler], H
     return decorator
 
 
-def unsubscribe(name: str) -> None:
-    _registry.pop(name, None)
-
-
 def subscriptions() -> list[Subscription]:
     return list(_registry.values())
 
@@ -60,8 +60,7 @@ def handlers_for(event_name: str) -> list[Subscription]:
 
 def dispatch(events: Iterable[dict[str, Any]]) -> int:
     """Enqueue one Celery task per (event, matching handler). Returns how many."""
-    from events_app.tasks import run_handler
-
+    run_handler = app.signature(RUN_HANDLER_TASK)
     sent = 0
     for event in events:
         for sub in handlers_for(event["name"]):

@@ -2,7 +2,7 @@
 
 Web requests set it in middleware (source=web); the admin, management
 commands and Celery work set it with `acting_as` (source=admin / shell /
-system). Celery tasks receive it as a plain dict and restore it.
+system); handlers run as the system with `caused_by` set.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import contextlib
 import contextvars
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -24,15 +24,8 @@ class EventContext:
     # The event whose handler is doing this work, if any.
     caused_by: str = ""
     # The browser tab's live channel (X-Live-Client), so that tab is spared
-    # the echo of its own change; see events_app.live.
+    # the echo of its own change; see events_app.live.groups.
     client_id: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> EventContext:
-        return cls(**data) if data else cls()
 
 
 _current: contextvars.ContextVar[EventContext] = contextvars.ContextVar(

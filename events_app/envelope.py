@@ -32,12 +32,21 @@ def firm_key(firm_id: int | None) -> str:
 
 
 def isoformat(moment: dt.datetime) -> str:
-    """UTC, microseconds, `Z`: sorts as text in time order."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """An aware datetime as events carry it: UTC, microseconds, `Z` (sorts as
+    text in time order)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"expected an aware datetime, got naive {moment!r}")
+    u = moment.astimezone(dt.UTC)
+    # By hand, not strftime: %Y does not zero-pad years before 1000.
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T"
+        f"{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
+    )
 
 
 def parse_instant(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    """The aware UTC datetime of an `isoformat` text."""
+    return dt.datetime.fromisoformat(text[:26]).replace(tzinfo=dt.UTC)
 
 
 def build(

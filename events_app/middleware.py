@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from events_app.context import acting_as
-from events_app.live import live_client_id
+from events_app.live.groups import live_client_id
 
 
 class EventContextMiddleware:

@@ -10,23 +10,9 @@ what was relayed) and never dropped while undelivered.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connections, models
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-
-
-class OutboxManager(models.Manager):
-    """Reads see the current transaction's own rows, even deferred ones.
-
-    On PostgreSQL a transaction's outbox INSERTs wait to ride with its COMMIT
-    (`events_app.backends.postgresql`); a read of the outbox writes them first.
-    """
-
-    def get_queryset(self) -> models.QuerySet:
-        flush = getattr(connections[self.db], "flush_outbox", None)
-        if flush is not None:
-            flush()
-        return super().get_queryset()
 
 
 class OutboxEvent(models.Model):
@@ -45,8 +31,6 @@ class OutboxEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     last_error = models.TextField(blank=True)
-
-    objects = OutboxManager()
 
     class Meta:
         ordering = ["seq"]

@@ -1,6 +1,14 @@
-"""Event names, their families, and which of them people see or hear about."""
+"""Every event name, and every named set of them: the rules of who sees what.
+
+Which names are stored for a while only, counted by the calendar, hidden
+from feeds, notified, shown live on boards and calendars, and offered as
+calendar filters: each rule is a set here, and nowhere else.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 TASK_CREATED = "task.created"
 TASK_UPDATED = "task.updated"
@@ -35,10 +43,6 @@ ALL = frozenset(
     if key.isupper() and isinstance(value, str) and "." in value
 )
 
-# Stored, but never notified and hidden from feeds and activity counts shown
-# by default: a rank change or a page view is not "work done".
-HIDDEN_FROM_FEEDS = frozenset({TASK_MOVED, TASK_VIEWED})
-
 # The envelope's current version; bump when its shape changes.
 ENVELOPE_VERSION = 1
 
@@ -46,3 +50,110 @@ ENVELOPE_VERSION = 1
 def family(name: str) -> str:
     """`task.completed` -> `task`."""
     return name.split(".", 1)[0]
+
+
+# --- storing and counting ---------------------------------------------------------
+
+# Kept only for a while (DynamoDB TTL, TASK_VIEWED_RETENTION_DAYS), and so
+# never counted: counters must stay rebuildable from the events that remain.
+EXPIRING = frozenset({TASK_VIEWED})
+
+
+def is_counted(name: str) -> bool:
+    """Whether events of this name feed a person's activity counters."""
+    return name not in EXPIRING
+
+
+# Stored, but left out of histories, feeds and calendars unless asked for by
+# name: a rank change or a page view is not work done. Audit shows them.
+HIDDEN_FROM_FEEDS = frozenset({TASK_MOVED, TASK_VIEWED})
+
+STATUS_CHANGES = frozenset(
+    {TASK_STARTED, TASK_COMPLETED, TASK_REOPENED, TASK_STATUS_CHANGED}
+)
+
+# --- who hears about what ------------------------------------------------------------
+
+# Notified to people (reactions/assignment.py and comments.py say to whom).
+ASSIGNMENT_NOTIFIED = frozenset({TASK_CREATED, TASK_ASSIGNED, TASK_UNASSIGNED})
+COMMENT_NOTIFIED = frozenset({COMMENT_ADDED})
+NOTIFIED = ASSIGNMENT_NOTIFIED | COMMENT_NOTIFIED
+
+# Shown live on a matter's open boards: every task event moves, adds,
+# changes or removes a card, except a page view.
+LIVE_ON_BOARD = frozenset(
+    name for name in ALL if family(name) == "task" and name != TASK_VIEWED
+)
+
+# Events that can change how many of a milestone's tasks are done.
+MILESTONE_PROGRESS_INPUTS = frozenset(
+    {TASK_COMPLETED, TASK_REOPENED, TASK_MILESTONE_CHANGED, TASK_CREATED, TASK_DELETED}
+)
+
+# Shown live on the actor's open calendars: counted, not a rank change, and
+# done by a person (milestone progress and failed logins are the system's).
+LIVE_ON_CALENDAR = frozenset(
+    name
+    for name in ALL - HIDDEN_FROM_FEEDS
+    if is_counted(name)
+    and name not in {MILESTONE_PROGRESS_CHANGED, MILESTONE_COMPLETED, USER_LOGIN_FAILED}
+)
+
+
+# --- calendar filters ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarFilter:
+    """One of the calendar's filters, as the store's name arguments."""
+
+    key: str
+    label: str
+    names: tuple[str, ...] | None = None
+    name_prefix: str | None = None
+    exclude_names: tuple[str, ...] = ()
+
+    def store_kwargs(self) -> dict[str, Any]:
+        return {
+            "names": list(self.names) if self.names is not None else None,
+            "name_prefix": self.name_prefix,
+            "exclude_names": list(self.exclude_names) or None,
+        }
+
+    def matches(self, name: str) -> bool:
+        """Whether an event of this name counts under the filter."""
+        if name in HIDDEN_FROM_FEEDS and (self.names is None or name not in self.names):
+            return False
+        if self.names is not None and name not in self.names:
+            return False
+        if self.name_prefix and not name.startswith(self.name_prefix):
+            return False
+        return name not in self.exclude_names
+
+    def as_json(self) -> dict[str, Any]:
+        """The same rule for the page's script, which hears live events."""
+        return {
+            "key": self.key,
+            "names": list(self.names) if self.names is not None else None,
+            "prefix": self.name_prefix or "",
+            "exclude": sorted(set(self.exclude_names) | HIDDEN_FROM_FEEDS),
+        }
+
+
+# Offered on every calendar. A rank change is not work done; page views are
+# never counted by the store.
+CALENDAR_FILTERS: dict[str, CalendarFilter] = {
+    f.key: f
+    for f in (
+        CalendarFilter("all", "All events", exclude_names=(TASK_MOVED,)),
+        CalendarFilter(
+            "tasks", "Tasks", name_prefix="task.", exclude_names=(TASK_MOVED,)
+        ),
+        CalendarFilter(
+            "progress", "Completed and started", names=(TASK_COMPLETED, TASK_STARTED)
+        ),
+        CalendarFilter("comments", "Comments", name_prefix="comment."),
+        CalendarFilter("logins", "Logins", names=(USER_LOGGED_IN,)),
+    )
+}
+DEFAULT_CALENDAR_FILTER = "all"

@@ -1,7 +1,9 @@
-"""Celery tasks of the pipeline: relay, sweeper, and one task per handler run.
+"""Every Celery task of the pipeline: relay, sweeper, handler runs, email.
 
 Tasks take ids or plain event dicts, never model instances, and are safe to
-run twice.
+run twice. Lower layers publish them by name (`wakeup.RELAY_TASK`,
+`bus.RUN_HANDLER_TASK`, `notifications.services.EMAIL_TASK`), so this module
+is the only one that imports what each task runs.
 """
 
 from __future__ import annotations
@@ -11,25 +13,27 @@ from typing import Any
 
 from celery import shared_task
 
-from events_app import bus, outbox
+from events_app import bus
+from events_app.notifications import email
+from events_app.outbox import relay, wakeup
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name=wakeup.RELAY_TASK, acks_late=True, ignore_result=True)
 def relay_outbox() -> dict[str, int]:
     """Relay due outbox rows; re-arm shortly if some waited on an older event."""
-    outbox.disarm_relay()
-    result = outbox.sweep(max_seconds=20.0)
+    wakeup.disarm_relay()
+    result = relay.sweep(max_seconds=20.0)
     if result.held_back:
         relay_outbox.apply_async(countdown=1)
     return {"stored": result.stored, "dispatched": result.dispatched}
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="events_app.tasks.outbox_sweep", acks_late=True, ignore_result=True)
 def outbox_sweep(ignore_backoff: bool = False) -> dict[str, int]:
     """Periodic (beat): relay rows that were never delivered."""
-    result = outbox.sweep(ignore_backoff=ignore_backoff)
+    result = relay.sweep(ignore_backoff=ignore_backoff)
     if result.handled:
         logger.info(
             "outbox sweep: stored %d, duplicates %d, dispatched %d, failed %d",
@@ -42,6 +46,7 @@ def outbox_sweep(ignore_backoff: bool = False) -> dict[str, int]:
 
 
 @shared_task(
+    name=bus.RUN_HANDLER_TASK,
     bind=True,
     acks_late=True,
     ignore_result=True,
@@ -53,3 +58,18 @@ def outbox_sweep(ignore_backoff: bool = False) -> dict[str, int]:
 )
 def run_handler(self, handler_name: str, event: dict[str, Any]) -> bool:
     return bus.run(handler_name, event)
+
+
+@shared_task(
+    name=email.EMAIL_TASK,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=8,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def send_notification_email(notification_id: int) -> bool:
+    """Email one notification, once (see `notifications.email.send`)."""
+    return email.send(notification_id)

@@ -2,7 +2,7 @@
 
 Websockets pass the allowed-hosts origin check (a page of another site
 cannot open a socket with the user's cookies), then session authentication,
-then the routing of `events_app.routing`.
+then the routing of `events_app.live.routing`.
 """
 
 import os
@@ -17,7 +17,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from events_app.routing import websocket_urlpatterns  # noqa: E402
+from events_app.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

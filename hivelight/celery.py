@@ -1,4 +1,8 @@
-"""The Celery application: the event bus and the outbox relay run on it."""
+"""The Celery application: the event bus and the outbox relay run on it.
+
+Imports nothing from the apps: they register their tasks and worker steps
+when Django is ready (events_app.apps).
+"""
 
 import os
 
@@ -9,12 +13,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hivelight.settings")
 app = Celery("hivelight")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-
-def _add_outbox_listener() -> None:
-    from events_app.listener import OutboxListenerStep
-
-    app.steps["worker"].add(OutboxListenerStep)
-
-
-_add_outbox_listener()

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("events_app.notification_urls")),
-    path("", include("events_app.urls")),
+    path("", include("events_app.notifications.urls")),
+    path("", include("events_app.history.urls")),
     path("", include("tasks_app.urls")),
 ]

@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 
-from events_app.tracking import TrackedModel
+from events_app.capture.tracking import TrackedModel
 
 
 def validate_timezone(value: str) -> None:

@@ -1,39 +1,28 @@
 """Pages and actions of the Kanban: forms validate, services write, selectors read.
 
-Errors map the same way everywhere: an object the user may not see is a 404
-(a wall leaks nothing); bad input is a form error on a full page, or a 400
-with a plain message for htmx and JSON callers; a refused action is a 403
-with the reason. Nothing a user sends can make a view fail with a 500.
+Errors map the same way everywhere (hivelight.http.action): an object the
+user may not see is a 404 (a wall leaks nothing); bad input is a form error
+on a full page, or a 400 with a plain message for htmx and JSON callers; a
+refused action is a 403 with the reason. Nothing a user sends can make a
+view fail with a 500.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import REDIRECT_FIELD_NAME
-from django.contrib.auth.decorators import login_required as page_login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import (
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseRedirect,
-    JsonResponse,
-)
-from django.shortcuts import redirect, render, resolve_url
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from events_app.capture import record_task_viewed
+from events_app.capture.records import record_task_viewed
+from hivelight.http import action, login_required, next_url, wants_json
 from tasks_app import selectors, services
 from tasks_app.forms import (
     BoardFilterForm,
@@ -50,104 +39,15 @@ BOARD_CHANGED = "board-changed"
 # Fired with a message for the page's screen-reader live region.
 ANNOUNCE = "announce"
 
-View = Callable[..., HttpResponse]
-
-
-# --- error mapping ------------------------------------------------------------
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    # Browsers accept */*, so only an explicit JSON Accept header counts.
-    return request.headers.get("Accept", "").startswith("application/json")
-
-
-def _message(exc: ValidationError) -> str:
-    return " ".join(exc.messages) or "That request could not be carried out."
-
 
 def _form_message(form: Any) -> str:
+    """A form's errors as one plain sentence, for htmx and JSON callers."""
     parts = []
     for field, errors in form.errors.items():
         label = form.fields[field].label or field.replace("_", " ").capitalize()
         text = " ".join(errors)
         parts.append(text if field == "__all__" else f"{label}: {text}")
     return " ".join(parts)
-
-
-def _error_response(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    if _wants_json(request):
-        return JsonResponse({"error": message}, status=status)
-    if request.htmx:
-        return HttpResponse(message, status=status, content_type="text/plain")
-    return render(
-        request,
-        "tasks_app/action_error.html",
-        {"message": message, "status": status, "back": _next_url(request, "")},
-        status=status,
-    )
-
-
-def action(view: View) -> View:
-    """Turn a service's refusal into a 400 / 403 with its message, never a 500.
-
-    Http404 is re-raised for pages so the site's 404 page is shown; htmx and
-    JSON callers get its message like every other error.
-    """
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except ValidationError as exc:
-            return _error_response(request, _message(exc), 400)
-        except PermissionDenied as exc:
-            message = str(exc) or "You may not do that."
-            return _error_response(request, message, 403)
-        except Http404 as exc:
-            if _wants_json(request) or request.htmx:
-                return _error_response(request, str(exc) or "Not found.", 404)
-            raise
-
-    return wrapper
-
-
-def login_required(view: View) -> View:
-    """Django's login_required, except that htmx and JSON callers get a 401.
-
-    A fragment fetched after the session ended would otherwise swap the login
-    page into the board; htmx follows HX-Redirect to the login page instead,
-    coming back to the page the person was on.
-    """
-    page_view = page_login_required(view)
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated or not (request.htmx or _wants_json(request)):
-            return page_view(request, *args, **kwargs)
-        message = "Your session has ended. Please log in again."
-        if _wants_json(request):
-            return JsonResponse({"error": message}, status=401)
-        response = HttpResponse(message, status=401, content_type="text/plain")
-        current = urlsplit(request.htmx.current_url or "")
-        back = current.path + (f"?{current.query}" if current.query else "")
-        login = resolve_url(settings.LOGIN_URL)
-        response["HX-Redirect"] = (
-            f"{login}?{urlencode({REDIRECT_FIELD_NAME: back})}" if back else login
-        )
-        return response
-
-    return wrapper
-
-
-def _next_url(request: HttpRequest, default: str) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate,
-        allowed_hosts={request.get_host()},
-        require_https=request.is_secure(),
-    ):
-        return candidate
-    return default
 
 
 def _done(request: HttpRequest, default_url: str, announce: str = "") -> HttpResponse:
@@ -161,7 +61,7 @@ def _done(request: HttpRequest, default_url: str, announce: str = "") -> HttpRes
         if announce:
             trigger_client_event(response, ANNOUNCE, {"message": announce})
         return response
-    return HttpResponseRedirect(_next_url(request, default_url))
+    return HttpResponseRedirect(next_url(request, default_url))
 
 
 # --- board building -------------------------------------------------------------
@@ -294,7 +194,7 @@ def task_quick_add(request: HttpRequest, matter_id: int) -> HttpResponse:
         title=form.cleaned_data["title"],
         status=form.cleaned_data["status"],
     )
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"id": task.pk, "status": task.status}, status=201)
     return _done(
         request,
@@ -319,7 +219,7 @@ def task_move(request: HttpRequest, task_id: int) -> HttpResponse:
         after_id=form.cleaned_data["after_id"],
         before_id=form.cleaned_data["before_id"],
     )
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"id": task.pk, "status": task.status, "rank": task.rank})
     return _done(
         request,

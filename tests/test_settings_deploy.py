@@ -119,7 +119,7 @@ def test_production_environment_is_what_the_settings_use(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "False",
-        "events_app.backends.postgresql",
+        "django.db.backends.postgresql",
         "db.internal",
         "redis://cache.internal:6379/0",
         "False",

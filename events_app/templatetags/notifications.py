@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.template import Context
 
-from events_app.notifications import notification_unread_count
+from events_app.notifications.selectors import notification_unread_count
 
 register = template.Library()
 

@@ -63,7 +63,7 @@ def asgi_server(
     from django.conf import settings
     from django.db import connection
 
-    from events_app.dynamo_local import free_port
+    from events_app.store.local import free_port
     from tests.fixtures.worker import _database_url
 
     if connection.vendor != "postgresql":

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from events_app import activity
+from events_app.history import calendar as activity
 from tests.fixtures.factories import World, make_task
 
 pytestmark = [

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from events_app import bus
-from events_app.models import OutboxEvent
+from events_app.models import Notification, OutboxEvent
 
 
 def outbox_mark() -> int:
@@ -41,3 +41,13 @@ def deliver_since(mark: int) -> list[dict[str, Any]]:
     events = events_since(mark)
     deliver(events)
     return events
+
+
+def notified(user: Any) -> list[Notification]:
+    """A person's notifications, oldest first."""
+    return list(Notification.objects.filter(recipient=user).order_by("id"))
+
+
+def recipients() -> set[str]:
+    """The usernames of everyone notified of anything."""
+    return set(Notification.objects.values_list("recipient__username", flat=True))

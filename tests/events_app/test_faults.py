@@ -26,7 +26,7 @@ from events_app.models import HandlerRun, Notification, OutboxEvent
 from events_app.tasks import outbox_sweep
 from hivelight.celery import app as celery_app
 from tasks_app import services
-from tests.events_app.test_relay import all_event_ids
+from tests.events_app.outbox.test_relay import all_event_ids
 from tests.fixtures.factories import make_task
 
 pytestmark = pytest.mark.services
@@ -78,7 +78,7 @@ def assert_delivered_exactly_once(world, worker) -> None:
     today = timezone.now().date()
     expected: Counter = Counter()
     for _, name, payload in rows:
-        if store.is_counted(name) and payload["actor"]["id"] is not None:
+        if names.is_counted(name) and payload["actor"]["id"] is not None:
             expected[payload["actor"]["id"]] += 1
     for user_id, count in expected.items():
         counted = store.daily_counts(
@@ -114,7 +114,7 @@ def assert_delivered_exactly_once(world, worker) -> None:
 @pytest.fixture
 def restartable_store(transactional_db, dynamodb_local, settings, tmp_path):
     """A DynamoDB Local of this test's own, on disk, that can be stopped and started."""
-    from events_app.dynamo_local import DynamoDBLocal, free_port
+    from events_app.store.local import DynamoDBLocal, free_port
 
     port = free_port()
     data = tmp_path / "dynamodb"
@@ -210,7 +210,7 @@ class PrivateRedis:
 def private_broker(settings) -> Iterator[PrivateRedis]:
     """Redis for this test's Celery app and worker only; request it before
     `celery_worker`, so the worker starts on it."""
-    from events_app.dynamo_local import free_port
+    from events_app.store.local import free_port
 
     server = PrivateRedis(free_port())
     server.start()

@@ -1,0 +1,360 @@
+"""Reads over the event store, scoped to what the viewer may see.
+
+The firm always comes from the viewer's membership, never from the request,
+and every store key starts with it, so no read can reach another firm.
+
+Who sees which events:
+- a task's, comment's or milestone's history, and a matter's feed: whoever
+  may open the matter (tasks_app.selectors: firm, ethical walls); anyone
+  else gets a 404, as for the pages themselves;
+- a person's events and activity counts: that person (everything they did,
+  including on matters they have since been walled off from: it is their
+  own record) and their firm's admins;
+- audit (search, exports, the history of deleted entities): firm admins and
+  staff users with a membership, over every event of their firm, walled
+  matters included. Auditing is the one role that looks over the walls;
+  it never reaches another firm.
+Hidden names (`task.moved`, `task.viewed`) are left out of histories,
+feeds and calendars; only audit shows them, or a request naming them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from events_app import envelope, names, store
+from events_app.names import CalendarFilter
+from tasks_app import selectors as task_selectors
+from tasks_app.models import Comment, Matter, User
+
+HIDDEN = sorted(names.HIDDEN_FROM_FEEDS)
+HISTORY_TYPES = ("task", "comment", "milestone")
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class EntityRef:
+    """What a history is about, and (for comments) the task it belongs to."""
+
+    type: str
+    id: int
+    parent: tuple[str, int] | None = None
+
+
+# --- who -------------------------------------------------------------------------
+
+
+def firm_of(user: User) -> str:
+    """The viewer's tenant key (`f_<id>`); 404 for a user with no firm."""
+    firm_id = task_selectors.user_firm_id(user)
+    if firm_id is None:
+        raise Http404("No firm.")
+    return envelope.firm_key(firm_id)
+
+
+def can_audit(user: User) -> bool:
+    """Firm admins, and staff users who belong to a firm."""
+    membership = task_selectors.membership_for(user)
+    return bool(
+        membership and user.is_active and (membership.is_firm_admin or user.is_staff)
+    )
+
+
+def require_auditor(user: User) -> str:
+    """The auditor's firm key; PermissionDenied for anyone else."""
+    if not can_audit(user):
+        raise PermissionDenied("Only firm admins can see the audit log.")
+    return firm_of(user)
+
+
+def activity_subject(*, viewer: User, user_id: int) -> User:
+    """The person whose activity `viewer` asks for: 404 outside the firm,
+    403 for a colleague the viewer may not watch (only admins may)."""
+    firm_id = task_selectors.user_firm_id(viewer)
+    subject = (
+        User.objects.select_related("membership", "membership__firm")
+        .filter(pk=user_id, membership__firm_id=firm_id)
+        .first()
+        if firm_id is not None
+        else None
+    )
+    if subject is None:
+        raise Http404("No such person.")
+    if not task_selectors.user_can_view_activity_of(viewer=viewer, subject=subject):
+        raise PermissionDenied("Only firm admins can see other people's activity.")
+    return subject
+
+
+def firm_people(*, viewer: User) -> list[User]:
+    firm_id = task_selectors.user_firm_id(viewer)
+    if firm_id is None:
+        return []
+    return list(
+        User.objects.filter(membership__firm_id=firm_id).order_by(
+            "first_name", "last_name", "username"
+        )
+    )
+
+
+def firm_matters(*, viewer: User) -> list[Matter]:
+    """Every matter of an auditor's firm, walled ones included."""
+    firm_id = task_selectors.user_firm_id(viewer)
+    return list(Matter.objects.filter(firm_id=firm_id).order_by("number"))
+
+
+# --- histories and feeds ---------------------------------------------------------
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(int(limit), MAX_PAGE))
+
+
+def task_history(
+    *, viewer: User, task_id: int, cursor: str | None = None, limit: int = 50
+) -> store.Page:
+    """A visible task's events and its comments', newest first (404 otherwise)."""
+    task = task_selectors.task_get_for_user(user=viewer, task_id=task_id)
+    return store.query_entity_history(
+        firm=envelope.firm_key(task.matter.firm_id),
+        subject_type="task",
+        subject_id=task.pk,
+        exclude_names=HIDDEN,
+        limit=_limit(limit),
+        cursor=cursor,
+    )
+
+
+def comment_history(
+    *, viewer: User, comment_id: int, cursor: str | None = None, limit: int = 50
+) -> store.Page:
+    """A comment's events (deleted comments too), if its task is visible."""
+    comment = (
+        Comment.objects.filter(pk=comment_id)
+        .select_related("task__matter")
+        .only("pk", "task_id", "task__matter__firm_id")
+        .first()
+    )
+    if comment is None:
+        raise Http404("No such comment.")
+    task_selectors.task_get_for_user(user=viewer, task_id=comment.task_id)
+    return store.query_entity_history(
+        firm=envelope.firm_key(comment.task.matter.firm_id),
+        subject_type="comment",
+        subject_id=comment.pk,
+        parent=("task", comment.task_id),
+        exclude_names=HIDDEN,
+        limit=_limit(limit),
+        cursor=cursor,
+    )
+
+
+def milestone_history(
+    *, viewer: User, milestone_id: int, cursor: str | None = None, limit: int = 50
+) -> store.Page:
+    milestone = task_selectors.milestone_get_for_user(
+        user=viewer, milestone_id=milestone_id
+    )
+    return store.query_entity_history(
+        firm=envelope.firm_key(milestone.matter.firm_id),
+        subject_type="milestone",
+        subject_id=milestone.pk,
+        limit=_limit(limit),
+        cursor=cursor,
+    )
+
+
+def matter_feed(
+    *, viewer: User, matter_id: int, cursor: str | None = None, limit: int = 50
+) -> tuple[Matter, store.Page]:
+    matter = task_selectors.matter_get_for_user(user=viewer, matter_id=matter_id)
+    page = store.query_matter_feed(
+        firm=envelope.firm_key(matter.firm_id),
+        matter_id=matter.pk,
+        exclude_names=HIDDEN,
+        limit=_limit(limit),
+        cursor=cursor,
+    )
+    return matter, page
+
+
+def audit_history(
+    *,
+    viewer: User,
+    ref: EntityRef,
+    cursor: str | None = None,
+    limit: int = 50,
+    include_hidden: bool = True,
+) -> store.Page:
+    """Any entity's history for an auditor, deleted or walled (404 if none).
+
+    By default every name is shown, page views and reorders included: the
+    audit view is the record.
+    """
+    firm = require_auditor(viewer)
+    if ref.type not in HISTORY_TYPES:
+        raise Http404("No history of that kind.")
+    page = store.query_entity_history(
+        firm=firm,
+        subject_type=ref.type,
+        subject_id=ref.id,
+        parent=ref.parent,
+        exclude_names=None if include_hidden else HIDDEN,
+        limit=_limit(limit),
+        cursor=cursor,
+    )
+    if not page.items and not cursor:
+        raise Http404("No events for that.")
+    return page
+
+
+def comment_parent(*, viewer: User, comment_id: int) -> tuple[str, int] | None:
+    """The task of a comment of the auditor's firm, if the row still exists."""
+    firm_id = task_selectors.user_firm_id(viewer)
+    task_id = (
+        Comment.objects.filter(pk=comment_id, task__matter__firm_id=firm_id)
+        .values_list("task_id", flat=True)
+        .first()
+    )
+    return ("task", task_id) if task_id else None
+
+
+def history_url_kwargs(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Where an event's entity history lives: {"type", "id", "parent"}."""
+    subject = event.get("subject") or {}
+    if subject.get("type") not in HISTORY_TYPES or subject.get("id") is None:
+        return None
+    parent = event.get("parent") or {}
+    return {
+        "type": subject["type"],
+        "id": subject["id"],
+        "parent": parent.get("id") if parent.get("type") == "task" else None,
+    }
+
+
+# --- a person's events and counts ------------------------------------------------
+
+
+def _name_filters(
+    names_: Collection[str] | None, name_prefix: str | None
+) -> dict[str, Any]:
+    """Hidden names only when asked for by name."""
+    excluded = [n for n in HIDDEN if names_ is None or n not in names_]
+    return {"names": names_, "name_prefix": name_prefix, "exclude_names": excluded}
+
+
+def user_events(
+    *,
+    viewer: User,
+    subject: User,
+    start: dt.datetime,
+    end: dt.datetime,
+    names_: Collection[str] | None = None,
+    name_prefix: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> store.Page:
+    """`subject`'s events (as actor) in [start, end), newest first.
+
+    `subject` comes from `activity_subject`, which has checked the viewer.
+    """
+    return store.query_user_events(
+        firm=firm_of(viewer),
+        user_id=subject.pk,
+        start=start,
+        end=end,
+        limit=_limit(limit),
+        cursor=cursor,
+        **_name_filters(names_, name_prefix),
+    )
+
+
+def daily_counts(
+    *,
+    viewer: User,
+    subject: User,
+    start_date: dt.date,
+    end_date: dt.date,
+    tz: str,
+    names_: Collection[str] | None = None,
+    name_prefix: str | None = None,
+) -> dict[str, int]:
+    """`subject`'s events per local day of `tz`, from the counters."""
+    return store.daily_counts(
+        firm=firm_of(viewer),
+        user_id=subject.pk,
+        start_date=start_date,
+        end_date=end_date,
+        tz=tz,
+        **_name_filters(names_, name_prefix),
+    )
+
+
+def calendar_counts(
+    *,
+    viewer: User,
+    subject: User,
+    start_date: dt.date,
+    end_date: dt.date,
+    tz: str,
+    calendar_filter: CalendarFilter,
+) -> dict[str, int]:
+    """The counts one calendar draws: one counters read."""
+    return store.daily_counts(
+        firm=firm_of(viewer),
+        user_id=subject.pk,
+        start_date=start_date,
+        end_date=end_date,
+        tz=tz,
+        **calendar_filter.store_kwargs(),
+    )
+
+
+# --- audit -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """A validated audit selection (see history.forms.AuditForm)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    user_id: int | str | None = None
+    matter_id: int | None = None
+    name_prefix: str | None = None
+
+    def store_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "start": self.start,
+            "end": self.end,
+            "user_id": self.user_id,
+            "matter_id": self.matter_id,
+        }
+        if self.name_prefix in names.ALL:
+            # An exact name reads the name index instead of filtering.
+            kwargs["names"] = [self.name_prefix]
+        else:
+            kwargs["name_prefix"] = self.name_prefix
+        return kwargs
+
+
+def audit_events(
+    *, viewer: User, query: AuditQuery, cursor: str | None = None, limit: int = 50
+) -> store.Page:
+    firm = require_auditor(viewer)
+    return store.query_firm_events(
+        firm=firm, limit=_limit(limit), cursor=cursor, **query.store_kwargs()
+    )
+
+
+def audit_export(*, viewer: User, query: AuditQuery) -> Iterator[dict[str, Any]]:
+    """Every event of the selection, page by page (bounded memory)."""
+    firm = require_auditor(viewer)
+    return store.iter_events(
+        store.query_firm_events, firm=firm, page_size=500, **query.store_kwargs()
+    )

@@ -1,0 +1,1 @@
+"""Reaching open browsers: websocket groups, the consumer, and its route."""

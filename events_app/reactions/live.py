@@ -1,0 +1,53 @@
+"""Open pages follow events: a matter's boards, and the actor's calendars.
+
+Messages are thin (what changed, an id) and sent after the handler's run
+commits; the pages re-fetch through the same permission-checked views.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from events_app import names
+from events_app.live import groups
+
+
+def live_board(event: dict[str, Any]) -> None:
+    """Tell the matter's open boards which card changed (not the tab that did it)."""
+    matter = event.get("matter")
+    if not matter or event["name"] not in names.LIVE_ON_BOARD:
+        return
+    payload = {
+        "kind": "board",
+        "matter_id": matter["id"],
+        "task_id": event["subject"]["id"],
+        "event": event["name"],
+    }
+    client = (event.get("context") or {}).get("client_id")
+    exclude = groups.live_client_id(client) or None
+    transaction.on_commit(
+        lambda: groups.send_to_matter(matter["id"], payload, exclude_channel=exclude),
+        robust=True,
+    )
+
+
+def activity_live(event: dict[str, Any]) -> None:
+    """Tell the actor's open activity calendars that a day gained an event.
+
+    The page applies its own filter and the viewer's timezone.
+    """
+    name = event["name"]
+    actor_id = (event.get("actor") or {}).get("id")
+    if actor_id is None or name not in names.LIVE_ON_CALENDAR:
+        return
+    payload = {
+        "kind": "activity",
+        "user_id": actor_id,
+        "occurred_at": event["occurred_at"],
+        "name": name,
+    }
+    transaction.on_commit(
+        lambda: groups.send_to_activity(actor_id, payload), robust=True
+    )

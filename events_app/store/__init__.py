@@ -1,0 +1,88 @@
+"""The event store: events and activity counters in DynamoDB.
+
+Tables (names take `settings.EVENT_STORE["TABLE_PREFIX"]`):
+
+`<prefix>Events`, one item per event:
+    pk      `U#<firm>#<actor id or "system">`   a user's activity
+    sk      `<occurred_at>#<id>`                 time order, unique
+    gsi1pk  `E#<firm>#<type>#<id>` of the event's `parent` if it has one
+            (comments: their task), else of its subject (index gsi1_entity):
+            a task's history holds its comments' events, interleaved in
+            time; a comment's own history is its task's, filtered to it
+    gsi2pk  `M#<firm>#<matter id>`  (index gsi2_matter; only with a matter)
+    gsi3pk  `N#<firm>#<name>`       (index gsi3_name)
+    gsi4pk  `F#<firm>#<YYYY-MM>`    (index gsi4_firm; the UTC month of
+            occurred_at): a firm's events by date range, any user and name,
+            read month by month (audit)
+    gsi1sk / gsi2sk / gsi3sk / gsi4sk = sk
+    envelope: ev_id, ev_name, ev_version, occurred_at, firm, actor (map),
+    subject (map), matter (map, absent when None), changes and context (JSON
+    text, so any JSON value round-trips exactly), ev_extra (JSON text of any
+    other top-level envelope key, e.g. `parent`), expires_at (epoch seconds,
+    `task.viewed` only; the table's TTL attribute).
+
+`<prefix>ActivityCounts`: per person and day, the counters the calendar
+reads (layout in `counters`).
+
+Modules: `client` (boto3, errors), `codec` (keys, attribute values,
+cursors), `tables` (create, upgrade), `writes` (put_events), `queries`,
+`counters` (daily counts), `recount`, `local` (DynamoDB Local for `make
+run` and tests). This package's public API is what it imports here.
+
+Events whose names expire (`task.viewed`, via TTL) are stored but not
+counted: counters must stay rebuildable from the events that remain.
+`ensure_tables` turns TTL on (attribute `expires_at`); DynamoDB deletes
+expired items in the background, typically within a few days of expiry, so
+readers that must not show expired views filter on `expires_at` themselves.
+
+`ensure_tables` upgrades a table made under an older layout: it adds the
+missing indexes and then re-keys the stored events (`reindex_events`), so
+old comment events join their task's history and old events the firm index.
+"""
+
+from events_app.store.client import (
+    InvalidCursor,
+    StoreError,
+    StoreUnavailable,
+    TableNames,
+    reset_client,
+    table_names,
+)
+from events_app.store.counters import daily_counts
+from events_app.store.queries import (
+    Page,
+    get_event,
+    iter_events,
+    query_entity_history,
+    query_events_by_name,
+    query_firm_events,
+    query_matter_feed,
+    query_user_events,
+)
+from events_app.store.recount import recount_user
+from events_app.store.tables import delete_tables, ensure_tables, reindex_events
+from events_app.store.writes import PutResult, put_events
+
+__all__ = [
+    "InvalidCursor",
+    "Page",
+    "PutResult",
+    "StoreError",
+    "StoreUnavailable",
+    "TableNames",
+    "daily_counts",
+    "delete_tables",
+    "ensure_tables",
+    "get_event",
+    "iter_events",
+    "put_events",
+    "query_entity_history",
+    "query_events_by_name",
+    "query_firm_events",
+    "query_matter_feed",
+    "query_user_events",
+    "recount_user",
+    "reindex_events",
+    "reset_client",
+    "table_names",
+]

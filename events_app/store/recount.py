@@ -1,0 +1,205 @@
+"""Rebuilding a person's counters from their stored events, safely while writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from events_app.names import is_counted
+from events_app.store.client import StoreUnavailable, call, paginate, table_names
+from events_app.store.codec import user_pk
+from events_app.store.counters import (
+    ALL_SERIES,
+    counter_updates,
+    numbers_of,
+    parse_counter_sk,
+)
+from events_app.store.writes import CONFLICT_RETRIES
+
+
+def _day_totals(items: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Series -> day total, from the day items among counter items by sk."""
+    totals = {}
+    for sk, numbers in items.items():
+        kind, series, _, _ = parse_counter_sk(sk)
+        if kind == "D" and numbers.get("t"):
+            totals[series] = numbers["t"]
+    return dict(sorted(totals.items()))
+
+
+def _stored_counters(
+    pk: str, lo: str, hi: str
+) -> dict[str, tuple[dict[str, int], int]]:
+    """Every counter item of a user for UTC days lo..hi: sk -> (numbers, v)."""
+    found = {}
+    request = {
+        "TableName": table_names().counts,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ConsistentRead": True,
+    }
+    for item in paginate("query", **request):
+        sk = item["sk"]["S"]
+        if lo <= sk[-10:] <= hi:
+            found[sk] = (numbers_of(item), int(item.get("v", {"N": "0"})["N"]))
+    return found
+
+
+def _expected_counters(pk: str, lo: str, hi: str) -> dict[str, dict[str, int]]:
+    """Counter items recomputed from the stored events of UTC days lo..hi."""
+    request: dict[str, Any] = {
+        "TableName": table_names().events,
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+        "ProjectionExpression": "sk, ev_name",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": pk},
+            ":lo": {"S": lo},
+            # "~" sorts after "T": every event of day `hi` is included.
+            ":hi": {"S": f"{hi}~"},
+        },
+        "ConsistentRead": True,
+    }
+    expected: dict[str, Counter[str]] = defaultdict(Counter)
+    for item in paginate("query", **request):
+        name = item["ev_name"]["S"]
+        if is_counted(name):
+            for (_, sk), attrs in counter_updates(pk, name, item["sk"]["S"]):
+                expected[sk].update(attrs)
+    return {sk: dict(counts) for sk, counts in expected.items()}
+
+
+def _reload_day(
+    pk: str, day: str, sks: set[str]
+) -> tuple[dict[str, tuple[dict[str, int], int]], dict[str, dict[str, int]]]:
+    """A day's counter items (read first) and its recount (events read after)."""
+    while True:
+        found = {}
+        for sk in sorted(sks):
+            item = call(
+                "get_item",
+                TableName=table_names().counts,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                ConsistentRead=True,
+            ).get("Item")
+            if item is not None:
+                found[sk] = (numbers_of(item), int(item.get("v", {"N": "0"})["N"]))
+        expected = _expected_counters(pk, day, day)
+        if set(expected) <= sks:
+            return found, expected
+        sks = sks | set(expected)
+
+
+def _rewrite(pk: str, sk: str, numbers: dict[str, int], version: int | None) -> bool:
+    """Replace one counter item if its version is unchanged; False otherwise."""
+    request: dict[str, Any] = {"TableName": table_names().counts}
+    key = {"pk": {"S": pk}, "sk": {"S": sk}}
+    if version is None:
+        request["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        # An item written without `v` (by hand, or an older writer) reads as 0.
+        request["ConditionExpression"] = (
+            "v = :v" if version else "(attribute_not_exists(v) OR v = :v)"
+        )
+        request["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
+    if numbers:
+        item = {**key, "v": {"N": str((version or 0) + 1)}}
+        item.update({attr: {"N": str(n)} for attr, n in numbers.items()})
+        operation = "put_item"
+        request["Item"] = item
+    else:
+        operation = "delete_item"
+        request["Key"] = key
+    try:
+        call(operation, **request)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def recount_user(
+    *,
+    firm: str,
+    user_id: int | str | None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    dry_run: bool = False,
+    on_day: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Rebuild a user's counters from their stored events; report what changed.
+
+    Covers UTC days from `since` to `until` (default: all). Counter items
+    are read (with their write version `v`) before the events, both
+    strongly consistent; a wrong item is replaced only if its `v` is
+    unchanged. An event written meanwhile bumps `v`, so that day is read
+    again and recomputed: no concurrent increment is lost. `on_day(day)` is
+    called per day checked (progress bars); `dry_run` only reports.
+
+    Returns {"days_checked", "days_corrected", "events_counted",
+    "corrections": {"YYYY-MM-DD": {"before": {series: n}, "after": {...}}}}
+    with the day's total per series (`*`, `<family>.*`, names).
+    """
+    pk = user_pk(firm, user_id)
+    lo = since.isoformat() if since else "0000-00-00"
+    hi = until.isoformat() if until else "9999-12-31"
+    found = _stored_counters(pk, lo, hi)
+    expected = _expected_counters(pk, lo, hi)
+    found_by_day: dict[str, dict[str, tuple[dict[str, int], int]]] = defaultdict(dict)
+    expected_by_day: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    for sk, entry in found.items():
+        found_by_day[sk[-10:]][sk] = entry
+    for sk, numbers in expected.items():
+        expected_by_day[sk[-10:]][sk] = numbers
+    corrections: dict[str, Any] = {}
+    days = sorted(set(found_by_day) | set(expected_by_day))
+    for day in days:
+        day_found, day_expected = found_by_day[day], expected_by_day[day]
+        for _attempt in range(CONFLICT_RETRIES):
+            wrong = sorted(
+                sk
+                for sk in set(day_found) | set(day_expected)
+                if day_found.get(sk, ({}, 0))[0] != day_expected.get(sk, {})
+            )
+            if not wrong:
+                break
+            corrections.setdefault(
+                day,
+                {
+                    "before": _day_totals({sk: n for sk, (n, _) in day_found.items()}),
+                    "after": _day_totals(day_expected),
+                },
+            )
+            if dry_run:
+                break
+            if all(
+                _rewrite(
+                    pk,
+                    sk,
+                    day_expected.get(sk, {}),
+                    day_found[sk][1] if sk in day_found else None,
+                )
+                for sk in wrong
+            ):
+                break
+            day_found, day_expected = _reload_day(
+                pk, day, set(day_found) | set(day_expected)
+            )
+        else:
+            raise StoreUnavailable(f"counters of {pk} on {day} keep changing")
+        if on_day is not None:
+            on_day(day)
+    return {
+        "days_checked": len(days),
+        "days_corrected": len(corrections),
+        "events_counted": sum(
+            n.get("t", 0)
+            for sk, n in expected.items()
+            if sk.startswith(f"D#{ALL_SERIES}#")
+        ),
+        "corrections": corrections,
+    }
