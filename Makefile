@@ -25,7 +25,7 @@ ARGS ?=
 help:
 	@echo "make run     install, start DynamoDB Local, migrate, seed, serve on :8000"
 	@echo "make test    install and run the whole test suite (ARGS=... for pytest)"
-	@echo "make lint    ruff check + ruff format --check"
+	@echo "make lint    ruff check + ruff format --check + import contracts"
 	@echo "make fmt     ruff format + ruff check --fix"
 	@echo "make clean   remove caches and build stamps (keeps .venv, node_modules, .data)"
 	@echo "make distclean  also remove .venv, node_modules and .data"
@@ -81,7 +81,7 @@ run: install
 	  echo "DynamoDB Local already answering on $(DYNAMO_PORT); reusing it"; \
 	else \
 	  echo "Starting DynamoDB Local on $(DYNAMO_PORT) (data in $(DATA_DIR)/dynamodb, log in $(DYNAMO_LOG))"; \
-	  setsid $(PY) -m events_app.dynamo_local --port $(DYNAMO_PORT) --db-path $(DATA_DIR)/dynamodb \
+	  setsid $(PY) -m events_app.store.local --port $(DYNAMO_PORT) --db-path $(DATA_DIR)/dynamodb \
 	    >$(DYNAMO_LOG) 2>&1 & \
 	  started=$$!; echo $$started > $(DYNAMO_PID); \
 	  for _ in $$(seq 300); do \
@@ -108,6 +108,7 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 fmt: install
 	$(PY) -m ruff format .
