@@ -49,6 +49,20 @@
   // once the board has been re-drawn.
   let pendingFocus = null;
 
+  /* A part of the page fetching itself again (the board after a change) is
+     no new action: the message about what caused it, a refused move say,
+     must stay to be read. */
+  function isRedraw(elt) {
+    return elt.id === "board";
+  }
+
+  /* The one way to re-draw the whole board (#board's hx-get listens). A failed
+     re-draw does not ask again: that would repeat for as long as it fails. */
+  function redrawBoard(failed) {
+    const board = document.getElementById("board");
+    if (board && failed !== board) htmx.trigger(document.body, "board-changed");
+  }
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     const elt = event.detail.elt;
     const card = elt.closest && elt.closest("[data-task-id]");
@@ -61,7 +75,7 @@
     } else if (elt.matches && elt.matches("form.quick-add")) {
       pendingFocus = { quickAdd: elt.dataset.status };
     }
-    hivelight.clearFlash();
+    if (!isRedraw(elt)) hivelight.clearFlash();
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {
@@ -105,7 +119,7 @@
     hivelight.flash(message, "error");
     pendingFocus = null;
     // The board may be out of date (someone else moved a card): re-draw it.
-    if (document.getElementById("board")) htmx.trigger(document.body, "board-changed");
+    redrawBoard(event.detail.elt);
   });
 
   document.addEventListener("htmx:sendError", function () {
