@@ -4,11 +4,6 @@
 
   const hivelight = (window.hivelight = window.hivelight || {});
 
-  hivelight.csrfToken = function () {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  };
-
   /* Show a message in the page's live region (read out by screen readers). */
   hivelight.flash = function (message, kind) {
     const area = document.getElementById("flash");
@@ -122,7 +117,10 @@
     redrawBoard(event.detail.elt);
   });
 
-  document.addEventListener("htmx:sendError", function () {
+  document.addEventListener("htmx:sendError", function (event) {
     hivelight.flash("The server could not be reached. Please try again.", "error");
+    // A dragged card still shows where it was dropped: put it back, if the
+    // server answers by now.
+    redrawBoard(event.detail.elt);
   });
 })();

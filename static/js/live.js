@@ -7,9 +7,9 @@ handlers registered with hivelight.live.on("resync", fn) run then, so a
 page can re-fetch what it may have missed while the socket was down.
 
 Echo suppression: the server's "hello" names this tab's channel; every htmx
-request (and fetch calls that use hivelight.live.headers()) sends it as
-X-Live-Client, so the live messages caused by this tab's own changes skip
-this tab, which re-draws itself from its own responses already.
+request sends it as X-Live-Client, so the live messages caused by this tab's
+own changes skip this tab, which re-draws itself from its own responses
+already. Changes are therefore sent with htmx, never with a bare fetch().
 
 Other pages listen with hivelight.live.on(kind, fn) for payloads of that
 "kind" ("board", "notification", "activity", ...); every payload is also
@@ -52,11 +52,6 @@ dispatched as a "hivelight:live" event on document.
       const leave = Object.assign({}, request, { unsubscribe: request.subscribe });
       delete leave.subscribe;
       send(leave);
-    },
-
-    /* Headers for fetch() calls that change things: spare this tab the echo. */
-    headers: function () {
-      return live.channel ? { "X-Live-Client": live.channel } : {};
     },
 
     /* Close without reconnecting (and resume later): hidden pages, tests. */

@@ -39,6 +39,10 @@ def test_dragging_a_card_to_in_progress_keeps_it_there_after_reload(
         page.locator("#column-IN_PROGRESS .card-list"),
     )
 
+    # The server's answer re-drew the board and told screen readers.
+    assert _column_titles(page, "IN_PROGRESS") == ["Draft letter before claim"]
+    announced = page.locator("#announcer").text_content()
+    assert announced == "Moved “Draft letter before claim” in In progress."
     page.reload()
     assert _column_titles(page, "IN_PROGRESS") == ["Draft letter before claim"]
     assert _column_titles(page, "TODO") == ["Check limitation date"]
@@ -156,6 +160,28 @@ def test_a_refused_drag_shows_the_servers_message_and_redraws_the_board(
     assert _column_titles(page, "TODO") == ["File the defence"]
     assert _column_titles(page, "IN_PROGRESS") == []
     assert page.locator("#flash .flash-error").inner_text() == "No such task."
+
+
+def test_a_drag_that_never_reaches_the_server_puts_the_card_back(
+    world: World, log_in: Any
+) -> None:
+    task = make_task(world.matter, "Book the hearing", actor=world.alice)
+    page = log_in("alice")
+    page.goto(f"/matters/{world.matter.pk}/")
+    page.route("**/move/", lambda route: route.abort("internetdisconnected"))
+
+    page.locator(f"#task-{task.pk}").drag_to(
+        page.locator("#column-IN_PROGRESS .card-list")
+    )
+
+    page.locator("#flash .flash-error").wait_for()
+    assert page.locator("#flash .flash-error").inner_text() == (
+        "The server could not be reached. Please try again."
+    )
+    page.locator(f"#column-TODO #task-{task.pk}").wait_for()
+    assert _column_titles(page, "IN_PROGRESS") == []
+    task.refresh_from_db()
+    assert task.status == Task.Status.TODO
 
 
 def test_a_board_that_can_no_longer_be_drawn_is_not_asked_for_again_and_again(

@@ -88,6 +88,8 @@ def test_a_card_alice_drags_moves_on_bobs_board_within_two_seconds(
     alice.goto(board)
     wait_live(bob, "subscribed")
     wait_live(alice, "subscribed")
+    alice_fetched: list[str] = []
+    alice.on("request", lambda r: alice_fetched.append(r.url))
 
     drag(
         alice,
@@ -106,6 +108,11 @@ def test_a_card_alice_drags_moves_on_bobs_board_within_two_seconds(
     bob.wait_for_timeout(300)
     assert "board" not in live_kinds(alice)
     assert "board" in live_kinds(bob)
+    # So it re-drew once, the whole board, and fetched no card or column again.
+    assert alice.locator(f"#column-IN_PROGRESS #task-{task.pk}").count() == 1
+    redraws = [url for url in alice_fetched if "/board/columns/" in url]
+    assert len(redraws) == 1 and "status=" not in redraws[0]
+    assert not [url for url in alice_fetched if url.endswith("/card/")]
 
 
 def test_a_board_reconnecting_catches_up_with_moves_it_missed(
