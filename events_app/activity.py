@@ -1,9 +1,9 @@
 """The activity calendar as data: filters, a year of days in weeks, levels, streaks.
 
 Pure: no ORM, no I/O. Counts come in as {"YYYY-MM-DD": n} (store.daily_counts
-in the viewer's timezone); out comes what the SVG template draws. The same
-level and streak rules run in static/js/calendar.js, which keeps the grid
-current while the page is open; change both together.
+in the viewer's timezone); out comes what the SVG template draws. These are
+the only copy of the level and streak rules: static/js/calendar.js keeps the
+grid current while the page is open by fetching it again from the server.
 """
 
 from __future__ import annotations

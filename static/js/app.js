@@ -44,11 +44,11 @@
   // once the board has been re-drawn.
   let pendingFocus = null;
 
-  /* A part of the page fetching itself again (the board after a change) is
-     no new action: the message about what caused it, a refused move say,
-     must stay to be read. */
+  /* A part of the page fetching itself again (the board after a change, the
+     calendar catching up with live events) is no new action: the message
+     about what caused it, a refused move say, must stay to be read. */
   function isRedraw(elt) {
-    return elt.id === "board";
+    return elt.id === "board" || elt.id === "activity-calendar";
   }
 
   /* The one way to re-draw the whole board (#board's hx-get listens). A failed
