@@ -1,7 +1,8 @@
 /* Live pages: one websocket per tab, the notifications bell and toasts.
 
-The socket (ws/live/) joins the user's own group on the server; pages ask
-for more with hivelight.live.subscribe({subscribe: "matter", id: 3}).
+The socket (base.html's <body data-live-url>) joins the user's own group on
+the server; pages ask for more with
+hivelight.live.subscribe({subscribe: "matter", id: 3}).
 Subscriptions are remembered and asked for again after a reconnect, and
 handlers registered with hivelight.live.on("resync", fn) run then, so a
 page can re-fetch what it may have missed while the socket was down.
@@ -85,9 +86,11 @@ dispatched as a "hivelight:live" event on document.
     }
   }
 
+  /* The socket's address: base.html's data-live-url, on this page's host. */
   function url() {
-    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + window.location.host + "/ws/live/";
+    const address = new URL(document.body.dataset.liveUrl, window.location.href);
+    address.protocol = address.protocol === "https:" ? "wss:" : "ws:";
+    return address.href;
   }
 
   function connect() {
@@ -178,7 +181,7 @@ dispatched as a "hivelight:live" event on document.
     box.className = "toast";
     box.setAttribute("role", "status");
     const link = document.createElement("a");
-    link.href = href || "/notifications/";
+    link.href = href || area.dataset.notificationsUrl;
     link.textContent = text;
     const close = document.createElement("button");
     close.type = "button";
@@ -234,6 +237,6 @@ dispatched as a "hivelight:live" event on document.
 
   hivelight.toast = toast;
 
-  if (!("WebSocket" in window)) return;
+  if (!("WebSocket" in window) || !document.body.dataset.liveUrl) return;
   connect();
 })();

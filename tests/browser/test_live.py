@@ -75,6 +75,11 @@ def test_an_assignment_rings_bobs_bell_and_shows_a_toast_without_reload(
     assert badge.is_hidden()
     assert Notification.objects.get(recipient=world.bob).read_at is not None
 
+    # A toast without a link of its own leads to the notifications page.
+    bob.evaluate("window.hivelight.toast('Something happened')")
+    bob.locator(".toast", has_text="Something happened").get_by_role("link").click()
+    bob.wait_for_url("**/notifications/")
+
 
 def test_a_card_alice_drags_moves_on_bobs_board_within_two_seconds(
     event_store: Any, world: World, celery_worker: Any, open_as: Any
