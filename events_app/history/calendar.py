@@ -1,8 +1,10 @@
 """The activity calendar as data: a year of days in weeks, levels, streaks.
 
 Pure: no ORM, no I/O. Counts come in as {"YYYY-MM-DD": n} (store.daily_counts
-in the viewer's timezone); out comes what the SVG template draws. The
-filters it offers are `names.CALENDAR_FILTERS`.
+in the viewer's timezone); out comes what the SVG template draws. These are
+the only copy of the level and streak rules: static/js/calendar.js keeps the
+grid current while the page is open by fetching it again from the server.
+The filters it offers are `names.CALENDAR_FILTERS`.
 """
 
 from __future__ import annotations

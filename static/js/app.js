@@ -4,11 +4,6 @@
 
   const hivelight = (window.hivelight = window.hivelight || {});
 
-  hivelight.csrfToken = function () {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  };
-
   /* Show a message in the page's live region (read out by screen readers). */
   hivelight.flash = function (message, kind) {
     const area = document.getElementById("flash");
@@ -49,6 +44,20 @@
   // once the board has been re-drawn.
   let pendingFocus = null;
 
+  /* A part of the page fetching itself again (the board after a change, the
+     calendar catching up with live events) is no new action: the message
+     about what caused it, a refused move say, must stay to be read. */
+  function isRedraw(elt) {
+    return elt.id === "board" || elt.id === "activity-calendar";
+  }
+
+  /* The one way to re-draw the whole board (#board's hx-get listens). A failed
+     re-draw does not ask again: that would repeat for as long as it fails. */
+  function redrawBoard(failed) {
+    const board = document.getElementById("board");
+    if (board && failed !== board) htmx.trigger(document.body, "board-changed");
+  }
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     const elt = event.detail.elt;
     const card = elt.closest && elt.closest("[data-task-id]");
@@ -61,7 +70,7 @@
     } else if (elt.matches && elt.matches("form.quick-add")) {
       pendingFocus = { quickAdd: elt.dataset.status };
     }
-    hivelight.clearFlash();
+    if (!isRedraw(elt)) hivelight.clearFlash();
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {
@@ -105,10 +114,13 @@
     hivelight.flash(message, "error");
     pendingFocus = null;
     // The board may be out of date (someone else moved a card): re-draw it.
-    if (document.getElementById("board")) htmx.trigger(document.body, "board-changed");
+    redrawBoard(event.detail.elt);
   });
 
-  document.addEventListener("htmx:sendError", function () {
+  document.addEventListener("htmx:sendError", function (event) {
     hivelight.flash("The server could not be reached. Please try again.", "error");
+    // A dragged card still shows where it was dropped: put it back, if the
+    // server answers by now.
+    redrawBoard(event.detail.elt);
   });
 })();

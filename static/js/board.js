@@ -2,7 +2,8 @@
 
 The card moves in the page while it is dragged; on drop its new neighbours say
 where it goes (after the card above it, or before the card below it), the
-server saves that, and the board is re-drawn from the server either way.
+server saves that, and the board is re-drawn from the server either way
+(board-changed, from the server's answer or from app.js on an error).
 */
 (function () {
   "use strict";
@@ -55,47 +56,20 @@ server saves that, and the board is re-drawn from the server either way.
     origin = null;
   }
 
-  function refresh() {
-    htmx.trigger(document.body, "board-changed");
-  }
-
+  /* Sent as every other board action is: htmx adds the CSRF token (the
+     body's hx-headers) and the live client header (live.js), so the move's
+     live echo skips this tab. The server's answer triggers board-changed,
+     which re-draws the board; a refusal is flashed and re-drawn by app.js. */
   function save(card, list) {
-    const body = new URLSearchParams({ status: list.dataset.status });
+    const values = { status: list.dataset.status };
     const above = siblingCard(card, "previousElementSibling");
     const below = siblingCard(card, "nextElementSibling");
-    if (above) body.set("after_id", above.dataset.taskId);
-    else if (below) body.set("before_id", below.dataset.taskId);
+    if (above) values.after_id = above.dataset.taskId;
+    else if (below) values.before_id = below.dataset.taskId;
     card.classList.add("is-saving");
-    window.hivelight.clearFlash();
-    return fetch(card.dataset.moveUrl, {
-      method: "POST",
-      credentials: "same-origin",
-      // The live headers name this tab, so the move's live echo skips it.
-      headers: Object.assign(
-        {
-          Accept: "application/json",
-          "Content-Type": "application/x-www-form-urlencoded",
-          "X-CSRFToken": window.hivelight.csrfToken(),
-        },
-        window.hivelight.live ? window.hivelight.live.headers() : {}
-      ),
-      body: body,
-    })
-      .then(function (response) {
-        if (response.ok) return;
-        return response
-          .json()
-          .catch(function () {
-            return {};
-          })
-          .then(function (data) {
-            window.hivelight.flash(data.error || "The card could not be moved.", "error");
-          });
-      })
-      .catch(function () {
-        window.hivelight.flash("The server could not be reached; the card was put back.", "error");
-      })
-      .finally(refresh);
+    htmx
+      .ajax("POST", card.dataset.moveUrl, { source: card, values: values, swap: "none" })
+      .catch(function () {}); // a network failure: htmx:sendError, in app.js
   }
 
   board.addEventListener("dragstart", function (event) {

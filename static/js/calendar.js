@@ -1,12 +1,14 @@
-/* The activity calendar: live increments, keyboard moves, a focus tooltip.
+/* The activity calendar: live re-draws, keyboard moves, a focus tooltip.
 
-The server draws the grid (templates/events_app/partials/calendar.html) from
-the counters. While the page is open, the socket (static/js/live.js) brings
-{"kind": "activity", "user_id", "occurred_at", "name"} for each new event of
-the person shown; if the event passes the active filter, the cell of its day
-in the viewer's timezone goes up by one, and levels, labels and totals are
-recomputed with the same rules as events_app/activity.py. After a reconnect
-the grid is fetched again, so nothing missed meanwhile stays missing.
+The server draws the grid (templates/events_app/partials/calendar.html, the
+`activity_grid` view) from the counters: levels, labels, totals and streaks
+are worked out there only (events_app/activity.py). While the page is open,
+the socket (static/js/live.js) brings {"kind": "activity", "user_id",
+"occurred_at", "name"} for each new event of the person shown; if it can
+change the grid shown, the grid is fetched again (data-grid-url: the same
+filter and period) and swapped in, the days that gained events light up, and
+the day that had the keyboard keeps it. After a reconnect the grid is
+fetched again, so nothing missed meanwhile stays missing.
 */
 (function () {
   "use strict";
@@ -48,103 +50,131 @@ the grid is fetched again, so nothing missed meanwhile stays missing.
     return name.indexOf(filter.prefix || "") === 0 && filter.exclude.indexOf(name) === -1;
   }
 
-  function dayLabel(count, longDate) {
-    const amount = count === 0 ? "No events" : count === 1 ? "1 event" : count + " events";
-    return amount + " on " + longDate;
-  }
-
-  /* Upper bounds of levels 1-3 (quartiles of the non-zero counts), then the
-     busiest day's count: as events_app/activity.py. */
-  function thresholds(counts) {
-    const busy = counts.filter((c) => c > 0).sort((a, b) => a - b);
-    if (!busy.length) return [];
-    const last = busy.length - 1;
-    return [1, 2, 3].map((k) => busy[Math.floor((last * k) / 4)]).concat([busy[last]]);
-  }
-
-  function level(count, bounds) {
-    if (count <= 0) return 0;
-    if (bounds.length && count >= bounds[bounds.length - 1]) return 4;
-    return Math.min(4, 1 + bounds.slice(0, 3).filter((bound) => count > bound).length);
-  }
-
-  function setCount(cell, count) {
-    const label = dayLabel(count, cell.dataset.longDate);
-    cell.dataset.count = String(count);
-    cell.setAttribute("aria-label", label);
-    const title = cell.querySelector("title");
-    if (title) title.textContent = label;
-  }
-
-  function refresh(root) {
-    const all = cells(root);
-    const counts = all.map((cell) => Number(cell.dataset.count) || 0);
-    const bounds = thresholds(counts);
-    let total = 0;
-    let active = 0;
-    let run = 0;
-    let longest = 0;
-    let busiest = null;
-    all.forEach(function (cell, i) {
-      const count = counts[i];
-      cell.dataset.level = String(level(count, bounds));
-      total += count;
-      if (count > 0) {
-        active += 1;
-        run += 1;
-        longest = Math.max(longest, run);
-        // Ties go to the later day, as on the server.
-        if (!busiest || count >= busiest.count) busiest = { count: count, cell: cell };
-      } else {
-        run = 0;
-      }
-    });
-    setStat(root, "total", String(total));
-    setStat(root, "active", String(active));
-    setStat(root, "streak", longest + (longest === 1 ? " day" : " days"));
-    setStat(
-      root,
-      "busiest",
-      busiest ? busiest.count + " on " + busiest.cell.dataset.longDate : "None yet"
-    );
-  }
-
-  function setStat(root, name, text) {
-    const el = root.querySelector('[data-stat="' + name + '"]');
-    if (el) el.textContent = text;
-  }
-
-  function onActivity(payload) {
-    const root = calendar();
-    if (!root || String(payload.user_id) !== root.dataset.userId) return;
+  /* Whether a live event can change the grid shown: the person, the filter
+     and the period. Only a guess that saves requests (a narrow filter, or a
+     past year, would otherwise re-fetch a year of counts for every event the
+     person makes); what the grid shows is the server's answer. */
+  function concerns(root, payload) {
+    if (String(payload.user_id) !== root.dataset.userId || !payload.name) return false;
     let filter;
     try {
       filter = JSON.parse(root.dataset.filter);
     } catch (error) {
-      return;
+      return true; // cannot tell: ask the server
     }
-    if (!payload.name || !matches(filter, payload.name)) return;
+    if (!matches(filter, payload.name)) return false;
     const day = localDate(payload.occurred_at, root.dataset.tz);
-    if (!day) return;
-    const cell = root.querySelector('rect.day[data-date="' + day + '"]');
-    if (!cell) return; // outside the period shown
-    setCount(cell, (Number(cell.dataset.count) || 0) + 1);
-    refresh(root);
-    cell.classList.remove("is-bumped");
-    // Restart the highlight animation (reading a layout value forces it).
-    void cell.getBoundingClientRect();
-    cell.classList.add("is-bumped");
-    if (document.activeElement === cell) showTooltip(root, cell);
+    // A day outside the period shown has no cell.
+    return !day || !!root.querySelector('rect.day[data-date="' + day + '"]');
   }
 
-  function resync() {
-    const root = calendar();
-    if (!root || !window.htmx) return;
-    window.htmx.ajax("GET", root.dataset.gridUrl, {
-      target: "#activity-calendar",
-      swap: "outerHTML",
-    });
+  /* --- live: the server draws the grid again --------------------------------
+
+  Every request whose answer replaces the grid (these re-fetches and the
+  filter form's) is tracked. A re-fetch waits REFETCH_MS after the first
+  message of a burst, so a burst costs one request, and never starts while
+  another grid request is out; any grid request that starts after a message
+  counts for it, and a message arriving during one asks for one more after
+  it. Only the newest request's answer is swapped in: an older one (a
+  re-fetch overtaken by a new filter) would bring the old filter back. */
+
+  const REFETCH_MS = 400;
+  const inFlight = new Set();
+  let newest = null;
+  let stale = false; // a message arrived that no grid request has covered yet
+  let timer = null;
+
+  function isGrid(target) {
+    return !!target && target.id === "activity-calendar";
   }
+
+  function schedule() {
+    if (timer || inFlight.size) return;
+    timer = setTimeout(refetch, REFETCH_MS);
+  }
+
+  function refetch() {
+    timer = null;
+    const root = calendar();
+    if (!stale || inFlight.size || !root || !window.htmx) return;
+    // Errors are flashed by app.js, as for every htmx request.
+    window.htmx
+      .ajax("GET", root.dataset.gridUrl, { source: root, target: root, swap: "outerHTML" })
+      .catch(function () {});
+  }
+
+  function onActivity(payload) {
+    const root = calendar();
+    if (!root || !concerns(root, payload)) return;
+    stale = true;
+    schedule();
+  }
+
+  /* After a reconnect: whatever happened meanwhile is unknown. */
+  function resync() {
+    if (!calendar()) return;
+    stale = true;
+    schedule();
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!isGrid(event.detail.target)) return;
+    inFlight.add(event.detail.xhr);
+    newest = event.detail.xhr;
+    stale = false;
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!inFlight.delete(event.detail.xhr)) return;
+    if (stale) schedule();
+  });
+
+  /* What the person had in the grid before a swap: kept across it. */
+  let before = null;
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!isGrid(event.detail.target)) return;
+    if (event.detail.xhr !== newest) {
+      event.detail.shouldSwap = false;
+      return;
+    }
+    const root = event.detail.target;
+    const focused = document.activeElement;
+    const stop = root.querySelector('rect.day[tabindex="0"]');
+    before = {
+      gridUrl: root.dataset.gridUrl,
+      counts: new Map(
+        cells(root).map(function (cell) {
+          return [cell.dataset.date, Number(cell.dataset.count) || 0];
+        })
+      ),
+      focused: focused && root.contains(focused) && focused.dataset ? focused.dataset.date : null,
+      stop: stop ? stop.dataset.date : null,
+    };
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const root = calendar();
+    if (!before || event.target !== root) return;
+    const kept = before;
+    before = null;
+    // The same date keeps the tab stop, and the focus (and so its tooltip).
+    const stop = kept.stop && root.querySelector('rect.day[data-date="' + kept.stop + '"]');
+    if (stop) {
+      cells(root).forEach(function (cell) {
+        cell.setAttribute("tabindex", cell === stop ? "0" : "-1");
+      });
+    }
+    const focus = kept.focused && root.querySelector('rect.day[data-date="' + kept.focused + '"]');
+    if (focus) focus.focus({ preventScroll: true });
+    // Same filter and period: the days that gained events light up.
+    if (root.dataset.gridUrl !== kept.gridUrl) return;
+    cells(root).forEach(function (cell) {
+      if ((Number(cell.dataset.count) || 0) > (kept.counts.get(cell.dataset.date) || 0)) {
+        cell.classList.add("is-bumped");
+      }
+    });
+  });
 
   function subscribe() {
     const root = calendar();
@@ -211,8 +241,6 @@ the grid is fetched again, so nothing missed meanwhile stays missing.
   hivelight.calendar = {
     localDate: localDate,
     matches: matches,
-    thresholds: thresholds,
-    level: level,
   };
 
   function start() {

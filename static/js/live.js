@@ -1,15 +1,16 @@
 /* Live pages: one websocket per tab, the notifications bell and toasts.
 
-The socket (ws/live/) joins the user's own group on the server; pages ask
-for more with hivelight.live.subscribe({subscribe: "matter", id: 3}).
+The socket (base.html's <body data-live-url>) joins the user's own group on
+the server; pages ask for more with
+hivelight.live.subscribe({subscribe: "matter", id: 3}).
 Subscriptions are remembered and asked for again after a reconnect, and
 handlers registered with hivelight.live.on("resync", fn) run then, so a
 page can re-fetch what it may have missed while the socket was down.
 
 Echo suppression: the server's "hello" names this tab's channel; every htmx
-request (and fetch calls that use hivelight.live.headers()) sends it as
-X-Live-Client, so the live messages caused by this tab's own changes skip
-this tab, which re-draws itself from its own responses already.
+request sends it as X-Live-Client, so the live messages caused by this tab's
+own changes skip this tab, which re-draws itself from its own responses
+already. Changes are therefore sent with htmx, never with a bare fetch().
 
 Other pages listen with hivelight.live.on(kind, fn) for payloads of that
 "kind" ("board", "notification", "activity", ...); every payload is also
@@ -54,11 +55,6 @@ dispatched as a "hivelight:live" event on document.
       send(leave);
     },
 
-    /* Headers for fetch() calls that change things: spare this tab the echo. */
-    headers: function () {
-      return live.channel ? { "X-Live-Client": live.channel } : {};
-    },
-
     /* Close without reconnecting (and resume later): hidden pages, tests. */
     pause: function () {
       paused = true;
@@ -90,9 +86,11 @@ dispatched as a "hivelight:live" event on document.
     }
   }
 
+  /* The socket's address: base.html's data-live-url, on this page's host. */
   function url() {
-    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + window.location.host + "/ws/live/";
+    const address = new URL(document.body.dataset.liveUrl, window.location.href);
+    address.protocol = address.protocol === "https:" ? "wss:" : "ws:";
+    return address.href;
   }
 
   function connect() {
@@ -183,7 +181,7 @@ dispatched as a "hivelight:live" event on document.
     box.className = "toast";
     box.setAttribute("role", "status");
     const link = document.createElement("a");
-    link.href = href || "/notifications/";
+    link.href = href || area.dataset.notificationsUrl;
     link.textContent = text;
     const close = document.createElement("button");
     close.type = "button";
@@ -239,6 +237,6 @@ dispatched as a "hivelight:live" event on document.
 
   hivelight.toast = toast;
 
-  if (!("WebSocket" in window)) return;
+  if (!("WebSocket" in window) || !document.body.dataset.liveUrl) return;
   connect();
 })();

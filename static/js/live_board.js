@@ -3,9 +3,9 @@
 The server sends thin messages to the matter's group:
 {kind: "board", matter_id, task_id, event}. This page re-fetches what
 changed through the same permission-checked fragments it is drawn from:
-the card (/tasks/<id>/card/) when its column may have changed, then each
-affected column (/matters/<id>/board/columns/?status=...), keeping the
-board's filters. Only a column's cards and count are replaced, so a title
+the card (data-card-url-template on #board) when its column may have
+changed, then each affected column (#board's hx-get, ?status=...), keeping
+the board's filters. Only a column's cards and count are replaced, so a title
 being typed into a quick-add box survives, and focus returns to the card
 it was on. Messages arriving together are handled together; while a card
 is being dragged the refresh waits for the drop.
@@ -23,6 +23,8 @@ socket was down are not lost.
   const matterId = Number(board.dataset.matterId);
   // The board's own columns URL carries its filters (assignee, milestone).
   const columnsUrl = new URL(board.getAttribute("hx-get"), window.location.href);
+  // A card's fragment URL, made by the server for task 0 (there is none).
+  const cardUrlTemplate = board.dataset.cardUrlTemplate;
   // Events that can put a card in another column (or on the board at all).
   const COLUMN_CHANGING = new Set([
     "task.created",
@@ -89,9 +91,18 @@ socket was down are not lost.
     return template.content;
   }
 
+  function cardUrl(taskId) {
+    const at = cardUrlTemplate.lastIndexOf("/0/");
+    return (
+      cardUrlTemplate.slice(0, at + 1) +
+      encodeURIComponent(String(taskId)) +
+      cardUrlTemplate.slice(at + 2)
+    );
+  }
+
   /* Where a changed card is now: its fragment says (a 404 means gone or hidden). */
   function statusOf(taskId) {
-    return get(withFilters("/tasks/" + taskId + "/card/"))
+    return get(withFilters(cardUrl(taskId)))
       .then(function (html) {
         const card = html && parse(html).querySelector(".card");
         return card ? card.dataset.status : null;

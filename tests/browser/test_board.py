@@ -39,6 +39,10 @@ def test_dragging_a_card_to_in_progress_keeps_it_there_after_reload(
         page.locator("#column-IN_PROGRESS .card-list"),
     )
 
+    # The server's answer re-drew the board and told screen readers.
+    assert _column_titles(page, "IN_PROGRESS") == ["Draft letter before claim"]
+    announced = page.locator("#announcer").text_content()
+    assert announced == "Moved “Draft letter before claim” in In progress."
     page.reload()
     assert _column_titles(page, "IN_PROGRESS") == ["Draft letter before claim"]
     assert _column_titles(page, "TODO") == ["Check limitation date"]
@@ -130,3 +134,76 @@ def test_quick_add_puts_a_new_card_at_the_bottom_of_its_column(
 
     assert _column_titles(page, "TODO") == ["Existing", "Call the client"]
     assert page.evaluate("document.activeElement.id") == "quick-add-TODO"
+
+
+def test_a_refused_drag_shows_the_servers_message_and_redraws_the_board(
+    world: World, log_in: Any
+) -> None:
+    from tasks_app import services
+
+    gone = make_task(world.matter, "Settle the costs", actor=world.alice)
+    make_task(world.matter, "File the defence", actor=world.alice)
+    page = log_in("alice")
+    page.goto(f"/matters/{world.matter.pk}/")
+    # Someone else deletes the card while it is still on Alice's board.
+    services.task_delete(actor=world.bob, task_id=gone.pk)
+
+    with page.expect_response(lambda r: "/move/" in r.url) as response:
+        page.locator(f"#task-{gone.pk}").drag_to(
+            page.locator("#column-IN_PROGRESS .card-list")
+        )
+    assert response.value.status == 404
+
+    # The board is drawn again from the server: the card is gone everywhere.
+    page.locator(f"#task-{gone.pk}").wait_for(state="detached")
+    page.wait_for_load_state("networkidle")
+    assert _column_titles(page, "TODO") == ["File the defence"]
+    assert _column_titles(page, "IN_PROGRESS") == []
+    assert page.locator("#flash .flash-error").inner_text() == "No such task."
+
+
+def test_a_drag_that_never_reaches_the_server_puts_the_card_back(
+    world: World, log_in: Any
+) -> None:
+    task = make_task(world.matter, "Book the hearing", actor=world.alice)
+    page = log_in("alice")
+    page.goto(f"/matters/{world.matter.pk}/")
+    page.route("**/move/", lambda route: route.abort("internetdisconnected"))
+
+    page.locator(f"#task-{task.pk}").drag_to(
+        page.locator("#column-IN_PROGRESS .card-list")
+    )
+
+    page.locator("#flash .flash-error").wait_for()
+    assert page.locator("#flash .flash-error").inner_text() == (
+        "The server could not be reached. Please try again."
+    )
+    page.locator(f"#column-TODO #task-{task.pk}").wait_for()
+    assert _column_titles(page, "IN_PROGRESS") == []
+    task.refresh_from_db()
+    assert task.status == Task.Status.TODO
+
+
+def test_a_board_that_can_no_longer_be_drawn_is_not_asked_for_again_and_again(
+    world: World, log_in: Any
+) -> None:
+    task = make_task(world.walled, "Review the privileged file", actor=world.bob)
+    page = log_in("bob")
+    page.goto(f"/matters/{world.walled.pk}/")
+    # Bob is taken off the walled matter while its board is open.
+    world.walled.members.remove(world.bob)
+    redraws: list[str] = []
+    page.on(
+        "request",
+        lambda r: redraws.append(r.url) if "/board/columns/" in r.url else None,
+    )
+
+    with page.expect_response(lambda r: "/move/" in r.url) as response:
+        page.locator(f"#task-{task.pk}").drag_to(
+            page.locator("#column-IN_PROGRESS .card-list")
+        )
+    assert response.value.status == 404
+
+    page.locator("#flash .flash-error", has_text="No such matter.").wait_for()
+    page.wait_for_timeout(1_500)
+    assert len(redraws) == 1

@@ -15,9 +15,10 @@ of its own, set in the environment before daphne starts and in
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -100,6 +101,21 @@ def cell(page: Any, day: str) -> Any:
     return page.locator(f'#activity-calendar rect.day[data-date="{day}"]')
 
 
+# What the grid tells a person: every day's count, level and label, and the
+# totals under it.
+GRID_AS_SHOWN = """(root) => ({
+  days: Array.from(root.querySelectorAll("rect.day[data-date]")).map((c) => [
+    c.dataset.date, c.dataset.count, c.dataset.level, c.getAttribute("aria-label"),
+    c.querySelector("title").textContent,
+  ]),
+  stats: Array.from(root.querySelectorAll("[data-stat]")).map((s) => s.textContent),
+})"""
+
+
+def grid_as_shown(page: Any) -> dict[str, Any]:
+    return page.locator("#activity-calendar").evaluate(GRID_AS_SHOWN)
+
+
 def test_a_completion_in_another_tab_lights_up_todays_cell_without_reload(
     shared_store: None, world: World, celery_worker: Any, open_as: Any
 ) -> None:
@@ -116,6 +132,8 @@ def test_a_completion_in_another_tab_lights_up_todays_cell_without_reload(
     today = today.get_attribute("data-date")
     assert cell(calendar, today).get_attribute("data-count") == "1"  # the login
     assert calendar.locator('[data-stat="total"]').inner_text() == "1"
+    # The keyboard is on today when the event arrives.
+    cell(calendar, today).focus()
 
     # The same person, another tab: the echo rule spares only that tab.
     other_tab = calendar.context.new_page()
@@ -140,12 +158,18 @@ def test_a_completion_in_another_tab_lights_up_todays_cell_without_reload(
     assert today_cell.get_attribute("data-level") == "4"
     assert calendar.locator('[data-stat="total"]').inner_text() == "2"
     assert calendar.locator('[data-stat="streak"]').inner_text() == "1 day"
+    assert "is-bumped" in today_cell.get_attribute("class")
 
-    # Keyboard users get the same text in a tooltip on focus.
-    today_cell.focus()
+    # The keyboard stayed on the same day, whose tooltip has the new text.
+    assert calendar.evaluate("document.activeElement.dataset.date") == today
     tooltip = calendar.locator(".calendar-tooltip")
     assert tooltip.is_visible()
     assert tooltip.inner_text() == label
+
+    # What the page shows is what the server draws: a new page agrees.
+    shown = grid_as_shown(calendar)
+    calendar.reload()
+    assert grid_as_shown(calendar) == shown
 
     # Events outside the filter leave the cell alone; a re-fetch agrees.
     calendar.select_option("#calendar-filter", "comments")
@@ -188,3 +212,142 @@ def test_the_calendar_maps_instants_to_the_viewers_local_days(
     assert page.locator("#activity-calendar").get_attribute("data-tz") == (
         "Asia/Kathmandu"
     )
+
+
+def until(page: Any, condition: Callable[[], bool], timeout_ms: int = 5_000) -> None:
+    """Let the page run until `condition` (about the test's own records) holds."""
+    for _ in range(timeout_ms // 50):
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    assert condition()
+
+
+def activity_message(user_id: int, name: str = "task.completed") -> str:
+    """A live activity message for now, as the `activity_live` handler sends."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps(
+        {"kind": "activity", "user_id": user_id, "occurred_at": now, "name": name}
+    )
+
+
+def test_a_burst_of_live_events_costs_one_grid_request_and_one_more_after_it(
+    shared_store: None, world: World, open_as: Any
+) -> None:
+    page = open_as("bob")
+    sockets: list[Any] = []
+
+    def relay(ws: Any) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    # The page's socket goes through the test, which can add messages to it.
+    page.route_web_socket("**/ws/live/", relay)
+    page.goto("/activity/")
+    page.wait_for_function(
+        "window.__live.some((m) => m.kind === 'subscribed' && m.user_id > 0)"
+    )
+    shown = grid_as_shown(page)
+    grid_requests: list[str] = []
+    page.on(
+        "request",
+        lambda r: grid_requests.append(r.url) if "/activity/grid/" in r.url else None,
+    )
+
+    # Messages are only a cue: the counts are the server's, which has no such
+    # events, so nothing changes, and five messages cost one request.
+    with page.expect_response(lambda r: "/activity/grid/" in r.url):
+        for _ in range(5):
+            sockets[-1].send(activity_message(world.bob.pk))
+    page.wait_for_timeout(1_000)
+    assert len(grid_requests) == 1
+    assert grid_as_shown(page) == shown
+
+    # Messages while a request is out: one more request, after it.
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/activity/grid/**", hold_the_first)
+    sockets[-1].send(activity_message(world.bob.pk))
+    until(page, lambda: len(held) == 1)
+    for _ in range(3):
+        sockets[-1].send(activity_message(world.bob.pk))
+    page.wait_for_timeout(800)
+    assert len(grid_requests) == 2  # never two at once
+    held[0].continue_()
+    until(page, lambda: len(grid_requests) == 3)
+    page.wait_for_timeout(1_000)
+    assert len(grid_requests) == 3
+    page.unroute("**/activity/grid/**")
+
+    # Events the filter leaves out, of someone else, or of a day not shown
+    # ask for nothing.
+    page.select_option("#calendar-filter", "progress")
+    page.wait_for_function(
+        "JSON.parse(document.getElementById('activity-calendar').dataset.filter)"
+        ".key === 'progress'"
+    )
+    asked = len(grid_requests)
+    sockets[-1].send(activity_message(world.bob.pk, name="comment.added"))
+    sockets[-1].send(activity_message(world.alice.pk))
+    long_ago = json.loads(activity_message(world.bob.pk))
+    long_ago["occurred_at"] = "2001-02-03T10:00:00.000000Z"
+    sockets[-1].send(json.dumps(long_ago))
+    page.wait_for_timeout(1_000)
+    assert len(grid_requests) == asked
+
+    # A reconnect asks once: what happened meanwhile is unknown.
+    page.evaluate("window.hivelight.live.pause()")
+    page.wait_for_function("window.hivelight.live.state === 'paused'")
+    page.evaluate("window.hivelight.live.resume()")
+    until(page, lambda: len(grid_requests) == asked + 1)
+    page.wait_for_timeout(1_000)
+    assert len(grid_requests) == asked + 1
+
+
+def test_a_live_re_fetch_overtaken_by_a_new_filter_does_not_bring_the_old_back(
+    shared_store: None, world: World, open_as: Any
+) -> None:
+    page = open_as("bob")
+    sockets: list[Any] = []
+
+    def relay(ws: Any) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket("**/ws/live/", relay)
+    page.goto("/activity/")
+    page.wait_for_function(
+        "window.__live.some((m) => m.kind === 'subscribed' && m.user_id > 0)"
+    )
+    held: list[Any] = []
+    page.route("**/activity/grid/**", lambda route: held.append(route))
+
+    # A live re-fetch is out when Bob picks another filter; its answer (all
+    # events) comes back first, the filter's second.
+    sockets[-1].send(activity_message(world.bob.pk))
+    until(page, lambda: len(held) == 1)
+    page.select_option("#calendar-filter", "logins")
+    until(page, lambda: len(held) == 2)
+    live, chosen = held
+    assert "filter=logins" in chosen.request.url
+    assert "filter=" not in live.request.url
+    with page.expect_response(lambda r: r.url == live.request.url):
+        live.continue_()
+    with page.expect_response(lambda r: r.url == chosen.request.url):
+        chosen.continue_()
+    page.wait_for_function(
+        "JSON.parse(document.getElementById('activity-calendar').dataset.filter)"
+        ".key === 'logins'"
+    )
+    page.wait_for_timeout(800)
+
+    root = page.locator("#activity-calendar")
+    assert json.loads(root.get_attribute("data-filter"))["key"] == "logins"
+    assert page.locator("#calendar-filter").input_value() == "logins"
+    assert len(held) == 2  # and nothing asked for the old filter again

@@ -75,6 +75,11 @@ def test_an_assignment_rings_bobs_bell_and_shows_a_toast_without_reload(
     assert badge.is_hidden()
     assert Notification.objects.get(recipient=world.bob).read_at is not None
 
+    # A toast without a link of its own leads to the notifications page.
+    bob.evaluate("window.hivelight.toast('Something happened')")
+    bob.locator(".toast", has_text="Something happened").get_by_role("link").click()
+    bob.wait_for_url("**/notifications/")
+
 
 def test_a_card_alice_drags_moves_on_bobs_board_within_two_seconds(
     event_store: Any, world: World, celery_worker: Any, open_as: Any
@@ -88,6 +93,8 @@ def test_a_card_alice_drags_moves_on_bobs_board_within_two_seconds(
     alice.goto(board)
     wait_live(bob, "subscribed")
     wait_live(alice, "subscribed")
+    alice_fetched: list[str] = []
+    alice.on("request", lambda r: alice_fetched.append(r.url))
 
     drag(
         alice,
@@ -106,6 +113,11 @@ def test_a_card_alice_drags_moves_on_bobs_board_within_two_seconds(
     bob.wait_for_timeout(300)
     assert "board" not in live_kinds(alice)
     assert "board" in live_kinds(bob)
+    # So it re-drew once, the whole board, and fetched no card or column again.
+    assert alice.locator(f"#column-IN_PROGRESS #task-{task.pk}").count() == 1
+    redraws = [url for url in alice_fetched if "/board/columns/" in url]
+    assert len(redraws) == 1 and "status=" not in redraws[0]
+    assert not [url for url in alice_fetched if url.endswith("/card/")]
 
 
 def test_a_board_reconnecting_catches_up_with_moves_it_missed(
