@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import json
 from collections import Counter
 from typing import Any
@@ -20,6 +21,7 @@ from events_app.outbox import relay as outbox
 from tasks_app import services
 from tasks_app.models import Comment, Task
 from tests.fixtures.factories import make_task
+from tests.fixtures.worker import celery_eager
 
 pytestmark = pytest.mark.services
 
@@ -312,3 +314,26 @@ def test_relay_works_in_batches_of_the_configured_size(event_store, world, setti
     assert first.stored == 2 and first.dispatched == 2
     assert outbox.sweep().dispatched == 3  # the sweep drains the rest, batch by batch
     assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
+
+
+def test_an_inline_relay_leaves_held_back_events_for_the_next_relay(
+    event_store, world, caplog
+):
+    """Celery eager (make run): no countdown exists, so no relay loop either."""
+    from events_app.tasks import relay_outbox
+
+    task = make_task(world.matter, actor=world.alice)
+    services.task_update(actor=world.alice, task_id=task.pk, status="IN_PROGRESS")
+    created, started = OutboxEvent.objects.filter(entity_key=f"task:{task.pk}")
+    created.next_attempt_at = timezone.now() + dt.timedelta(minutes=5)  # backing off
+    created.save()
+
+    with celery_eager(True), caplog.at_level(logging.ERROR):
+        run = relay_outbox.delay()
+
+    assert run.successful(), run.traceback
+    # An inline re-arm would call itself until Python's recursion limit.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    started.refresh_from_db()
+    assert started.stored_at is None  # still waiting for the older event
+    assert outbox.sweep(ignore_backoff=True).stored == 2  # the next relay takes both
