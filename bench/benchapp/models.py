@@ -2,12 +2,14 @@
 
 Each copy has the same fields, types, defaults, ordering and index as the
 real Task; only the history mechanism differs: none, django-simple-history,
-or django-auditlog (registered in `apps.py`). Reverse accessors are disabled
-(`related_name="+"`) so the copies add nothing to Matter, Milestone or User.
+django-auditlog (registered in `apps.py`) or django-pghistory (a trigger).
+Reverse accessors are disabled (`related_name="+"`) so the copies add nothing
+to Matter, Milestone or User.
 """
 
 from __future__ import annotations
 
+import pghistory
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -68,3 +70,10 @@ class SimpleHistoryTask(TaskCopy):
 
 class AuditlogTask(TaskCopy):
     """History by django-auditlog: a LogEntry with a JSON diff per save."""
+
+
+# The package's default trackers, named: a snapshot of the new row on insert
+# and on every update that changes it, as simple-history and auditlog record.
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent())
+class PghistoryTask(TaskCopy):
+    """History by django-pghistory: a trigger copies the row into an event table."""
