@@ -26,6 +26,8 @@ class EventContext:
     # The browser tab's live channel (X-Live-Client), so that tab is spared
     # the echo of its own change; see events_app.live.groups.
     client_id: str = ""
+    # Why, when the change is a consequence ("handover: Walt left the firm").
+    reason: str = ""
 
 
 _current: contextvars.ContextVar[EventContext] = contextvars.ContextVar(

@@ -87,6 +87,8 @@ class Notification(models.Model):
         UNASSIGNED = "unassigned", "No longer yours"
         MENTIONED = "mentioned", "Mentioned you"
         COMMENTED = "commented", "Commented"
+        HANDED_OVER = "handed_over", "Handed to you"
+        AUDITED = "audited", "Record read"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,

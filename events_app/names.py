@@ -33,9 +33,29 @@ MILESTONE_PROGRESS_CHANGED = "milestone.progress_changed"
 MILESTONE_COMPLETED = "milestone.completed"
 MILESTONE_DELETED = "milestone.deleted"
 
+MATTER_CREATED = "matter.created"
+MATTER_UPDATED = "matter.updated"
+MATTER_CLOSED = "matter.closed"
+MATTER_REOPENED = "matter.reopened"
+MATTER_DELETED = "matter.deleted"
+MATTER_WALL_CHANGED = "matter.wall_changed"
+MATTER_MEMBER_ADDED = "matter.member_added"
+MATTER_MEMBER_REMOVED = "matter.member_removed"
+MATTER_MEMBER_ROLE_CHANGED = "matter.member_role_changed"
+
 USER_LOGGED_IN = "user.logged_in"
 USER_LOGGED_OUT = "user.logged_out"
 USER_LOGIN_FAILED = "user.login_failed"
+USER_ADDED = "user.added"
+USER_ROLE_CHANGED = "user.role_changed"
+USER_REMOVED = "user.removed"
+USER_DEACTIVATED = "user.deactivated"
+USER_REACTIVATED = "user.reactivated"
+# Someone's open tasks handed to others (they left, or left a matter's team).
+USER_TASKS_HANDED_OVER = "user.tasks_handed_over"
+
+# A compliance officer read the record of a walled matter they are outside of.
+AUDIT_WALLED_MATTER_VIEWED = "audit.walled_matter_viewed"
 
 ALL = frozenset(
     value
@@ -68,16 +88,33 @@ def is_counted(name: str) -> bool:
 # name: a rank change or a page view is not work done. Audit shows them.
 HIDDEN_FROM_FEEDS = frozenset({TASK_MOVED, TASK_VIEWED})
 
+# Families whose events belong to a matter (its feed, its "last activity").
+MATTER_FAMILIES = ("task", "comment", "milestone", "matter", "audit")
+
 STATUS_CHANGES = frozenset(
     {TASK_STARTED, TASK_COMPLETED, TASK_REOPENED, TASK_STATUS_CHANGED}
 )
 
 # --- who hears about what ------------------------------------------------------------
 
+# The `context.reason` of tasks handed on together: their assignees hear of
+# it once, from the `user.tasks_handed_over` event, not once per task.
+HANDOVER_REASON = "handover"
+
 # Notified to people (reactions/assignment.py and comments.py say to whom).
 ASSIGNMENT_NOTIFIED = frozenset({TASK_CREATED, TASK_ASSIGNED, TASK_UNASSIGNED})
 COMMENT_NOTIFIED = frozenset({COMMENT_ADDED})
-NOTIFIED = ASSIGNMENT_NOTIFIED | COMMENT_NOTIFIED
+NOTIFIED = (
+    ASSIGNMENT_NOTIFIED
+    | COMMENT_NOTIFIED
+    | {
+        USER_TASKS_HANDED_OVER,
+        AUDIT_WALLED_MATTER_VIEWED,
+    }
+)
+
+# Someone joined or left a team: their open pages list their matters again.
+TEAM_CHANGES = frozenset({MATTER_MEMBER_ADDED, MATTER_MEMBER_REMOVED})
 
 # Shown live on a matter's open boards: every task event moves, adds,
 # changes or removes a card, except a page view.

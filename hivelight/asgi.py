@@ -1,8 +1,8 @@
 """ASGI entry point: HTTP through Django, websockets through channels.
 
-Websockets pass the allowed-hosts origin check (a page of another site
-cannot open a socket with the user's cookies), then session authentication,
-then the routing of `events_app.live.routing`.
+Websockets pass a same-origin check (a page of another site cannot open a
+socket with the user's cookies: scheme, host and port must be this site's),
+then session authentication, then the routing of `events_app.live.routing`.
 """
 
 import os
@@ -15,14 +15,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from events_app.live.origin import SameOriginValidator  # noqa: E402
 from events_app.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": SameOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }

@@ -22,6 +22,7 @@ from django.contrib.auth.decorators import login_required as page_login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render, resolve_url
+from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 logger = logging.getLogger(__name__)
@@ -151,3 +152,48 @@ def login_required(view: View | None = None, *, json: bool = False) -> Any:
         return wrapper
 
     return decorate(view) if view is not None else decorate
+
+
+def not_found(request: HttpRequest, message: str = "") -> HttpResponse:
+    """The product's own 404: the same page for missing and hidden."""
+    if wants_json(request) or getattr(request, "htmx", False):
+        return error_response(request, message or "Not found.", 404)
+    return render(request, "404.html", status=404)
+
+
+def denied(request: HttpRequest, message: str = "") -> HttpResponse:
+    """The product's own 403, with the reason."""
+    message = message or "You may not do that."
+    if wants_json(request) or getattr(request, "htmx", False):
+        return error_response(request, message, 403)
+    return render(request, "403.html", {"exception": message}, status=403)
+
+
+class ErrorPagesMiddleware:
+    """The product's 404 and 403 pages in every setup, `make run`'s DEBUG too.
+
+    With DEBUG on, Django answers a missing page with its technical page,
+    which lists every URL pattern: exactly where walls are shown off. This
+    answers first: an address that resolves to no view, and a view that
+    raises Http404 or PermissionDenied, get the same pages as in production
+    (CommonMiddleware, outside this one, still adds a missing slash).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
+        except Resolver404:
+            return not_found(request)
+        return self.get_response(request)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        if isinstance(exception, Http404):
+            return not_found(request, str(exception))
+        if isinstance(exception, PermissionDenied):
+            return denied(request, str(exception))
+        return None

@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "events_app.middleware.EventContextMiddleware",
     "tasks_app.middleware.UserTimezoneMiddleware",
+    # Innermost: the request has its user and htmx details for the pages.
+    "hivelight.http.ErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "hivelight.urls"
@@ -76,10 +78,25 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # `make run`'s SQLite with several requests at once: writers queue for the
+    # lock (IMMEDIATE, with a timeout) instead of failing "database is
+    # locked", and readers do not wait for writers (WAL).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 
 AUTH_USER_MODEL = "tasks_app.User"
 LOGIN_URL = "login"
+# After this many failed logins for one username from one address, further
+# tries are refused (without checking the password) for LOGIN_LOCKOUT_SECONDS.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -13,7 +13,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from tasks_app import ranking, selectors
@@ -21,6 +20,7 @@ from tasks_app.models import (
     Comment,
     Firm,
     Matter,
+    MatterMember,
     Membership,
     Milestone,
     Task,
@@ -31,6 +31,7 @@ from tasks_app.models import (
 
 class MembershipInline(admin.StackedInline):
     model = Membership
+    fk_name = "user"
     can_delete = False
     extra = 0
     max_num = 1
@@ -104,30 +105,62 @@ class MembershipAdmin(admin.ModelAdmin):
     readonly_fields = ("joined_at",)
 
 
-class MatterAdminForm(forms.ModelForm):
-    """Fields come from MatterAdmin; this adds the wall's firm check."""
+class MatterMemberInline(admin.TabularInline):
+    """The team: only the matter's firm's people are offered, and
+    MatterMember.clean refuses anyone else (a new matter's firm is not known
+    until it is saved, so its first team is checked by clean alone)."""
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        firm = data.get("firm")
-        members = data.get("members")
-        if firm is not None and members is not None:
-            outsiders = [u for u in members if u.firm_id_or_none != firm.pk]
-            if outsiders:
-                names = ", ".join(u.display_name for u in outsiders)
-                raise ValidationError({"members": f"Not in {firm}: {names}."})
-        return data
+    model = MatterMember
+    fk_name = "matter"
+    extra = 0
+    fields = ("user", "role", "added_at")
+    readonly_fields = ("added_at",)
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any):
+        self._firm_id = obj.firm_id if obj is not None else None
+        return super().get_formset(request, obj, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and getattr(self, "_firm_id", None):
+            kwargs["queryset"] = User.objects.filter(
+                membership__firm_id=self._firm_id, is_active=True
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Matter)
 class MatterAdmin(admin.ModelAdmin):
-    form = MatterAdminForm
-    list_display = ("number", "name", "client_name", "firm", "is_restricted")
+    list_display = (
+        "number",
+        "name",
+        "client_name",
+        "firm",
+        "is_restricted",
+        "closed_at",
+    )
     list_filter = ("firm", "is_restricted")
     search_fields = ("number", "name", "client_name")
     list_select_related = ("firm",)
-    filter_horizontal = ("members",)
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "updated_at", "last_activity_at")
+    exclude = ("created_by", "last_modified_by")
+    inlines = (MatterMemberInline,)
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool
+    ) -> None:
+        obj.last_modified_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_formset(
+        self, request: HttpRequest, form: Any, formset: Any, change: bool
+    ) -> None:
+        for member in formset.save(commit=False):
+            member.last_modified_by = request.user
+            member.save()
+        for member in formset.deleted_objects:
+            member.last_modified_by = request.user
+            member.delete()
+        formset.save_m2m()
 
 
 class _TracksModifier:

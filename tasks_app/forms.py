@@ -11,9 +11,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 
 from tasks_app import selectors
-from tasks_app.models import Comment, Matter, Milestone, Task, User
+from tasks_app.models import (
+    Comment,
+    Matter,
+    MatterMember,
+    Membership,
+    Milestone,
+    Task,
+    User,
+)
 
 
 def _max_length(model: type, field: str) -> int:
@@ -162,3 +174,147 @@ class BoardFilterForm(BaseForm):
         """The valid filters as a query string, to carry across fragment fetches."""
         self.is_valid()
         return urlencode({k: v for k, v in self.cleaned_data.items() if v})
+
+
+# --- running a firm: matters, teams, people ------------------------------------------
+
+
+class PeopleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.display_name
+
+
+class MatterForm(BaseForm):
+    """Opening a matter: what it is, who runs it, who works on it, the wall."""
+
+    number = forms.CharField(max_length=_max_length(Matter, "number"))
+    name = forms.CharField(max_length=_max_length(Matter, "name"))
+    client_name = forms.CharField(
+        label="Client", max_length=_max_length(Matter, "client_name")
+    )
+    responsible_partner = PersonChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="—"
+    )
+    members = PeopleChoiceField(
+        label="Team",
+        queryset=User.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Everyone else who works on it.",
+    )
+    is_restricted = forms.BooleanField(
+        label="Ethical wall",
+        required=False,
+        help_text="Only the team can see a walled matter; for everyone else, "
+        "firm admins included, it does not exist.",
+    )
+
+    def __init__(self, *args: Any, firm_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        people = selectors.firm_people(firm_id=firm_id).filter(is_active=True)
+        self.fields["members"].queryset = people
+        self.fields["responsible_partner"].queryset = people.filter(
+            membership__role="PARTNER"
+        )
+
+
+class MatterDetailsForm(BaseForm):
+    number = forms.CharField(max_length=_max_length(Matter, "number"))
+    name = forms.CharField(max_length=_max_length(Matter, "name"))
+    client_name = forms.CharField(
+        label="Client", max_length=_max_length(Matter, "client_name")
+    )
+
+
+class TeamMemberForm(BaseForm):
+    """Add someone of the firm to a matter's team, with their role on it."""
+
+    user = PersonChoiceField(
+        label="Person", queryset=User.objects.none(), empty_label="Choose…"
+    )
+    role = forms.ChoiceField(choices=MatterMember.Role.choices)
+
+    def __init__(self, *args: Any, matter: Matter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = (
+            selectors.firm_people(firm_id=matter.firm_id)
+            .filter(is_active=True)
+            .exclude(pk__in=matter.team.values("user_id"))
+        )
+
+
+class TeamRoleForm(BaseForm):
+    role = forms.ChoiceField(choices=MatterMember.Role.choices)
+
+
+class SuccessorForm(BaseForm):
+    """Who takes over someone's open tasks on one matter."""
+
+    successor = PersonChoiceField(
+        label="Hand their open tasks to",
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="The proposed person",
+    )
+
+    def __init__(self, *args: Any, candidates: list[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["successor"].queryset = User.objects.filter(
+            pk__in=[u.pk for u in candidates]
+        )
+
+
+class PersonForm(BaseForm):
+    """Adding someone to the firm."""
+
+    first_name = forms.CharField(max_length=_max_length(User, "first_name"))
+    last_name = forms.CharField(max_length=_max_length(User, "last_name"))
+    email = forms.EmailField(max_length=_max_length(User, "email"))
+    username = forms.CharField(
+        max_length=_max_length(User, "username"),
+        help_text="What they log in with, and how colleagues @mention them.",
+    )
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class PersonRoleForm(BaseForm):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+# --- logging in ------------------------------------------------------------------
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, refusing a name from an address after repeated
+    failures (LOGIN_FAILURE_LIMIT in LOGIN_LOCKOUT_SECONDS), before it even
+    tries the password: guessing stops, and so do its failed-login events."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Your username and password did not match. Please try again.",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = (self.cleaned_data.get("username") or "").lower()[:150]
+        address = (self.request.META.get("REMOTE_ADDR") if self.request else "") or ""
+        key = f"hl:login-failures:{address}:{username}"
+        limit = settings.LOGIN_FAILURE_LIMIT
+        if username and (cache.get(key) or 0) >= limit:
+            minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
+            raise ValidationError(
+                f"Too many failed logins. Try again in {minutes} minutes, or ask "
+                "your firm admin for help.",
+                code="throttled",
+            )
+        try:
+            data = super().clean()
+        except ValidationError:
+            if username:
+                cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add and incr
+                    cache.set(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+            raise
+        cache.delete(key)
+        return data

@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 
-from events_app.capture.tracking import TrackedModel
+from events_app.capture.tracking import TrackedModel, loaded_image
 
 
 def validate_timezone(value: str) -> None:
@@ -76,7 +76,7 @@ class User(AbstractUser):
         return membership.firm.timezone if membership else "UTC"
 
 
-class Membership(models.Model):
+class Membership(TrackedModel):
     """A user's place in a firm, with a role. One firm per user."""
 
     class Role(models.TextChoices):
@@ -84,6 +84,7 @@ class Membership(models.Model):
         ASSOCIATE = "ASSOCIATE", "Associate"
         PARALEGAL = "PARALEGAL", "Paralegal"
         FIRM_ADMIN = "FIRM_ADMIN", "Firm admin"
+        COMPLIANCE = "COMPLIANCE", "Compliance officer"
 
     user = models.OneToOneField(
         User, on_delete=models.CASCADE, related_name="membership"
@@ -91,6 +92,9 @@ class Membership(models.Model):
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.ASSOCIATE)
     joined_at = models.DateTimeField(auto_now_add=True)
+    last_modified_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["firm", "user"]
@@ -102,9 +106,20 @@ class Membership(models.Model):
     def is_firm_admin(self) -> bool:
         return self.role == self.Role.FIRM_ADMIN
 
+    @property
+    def is_compliance_officer(self) -> bool:
+        return self.role == self.Role.COMPLIANCE
 
-class Matter(models.Model):
-    """A client matter. A restricted matter is walled: only its members know of it."""
+    @property
+    def manages_matters(self) -> bool:
+        """Firm admins and partners open matters and set their teams and walls."""
+        return self.role in (self.Role.FIRM_ADMIN, self.Role.PARTNER)
+
+
+class Matter(TrackedModel):
+    """A client matter, with its team. A restricted matter is walled: only its
+    team knows of it. A closed matter is archived: off boards and menus, its
+    whole record kept."""
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="matters")
     number = models.CharField(max_length=40)
@@ -112,16 +127,26 @@ class Matter(models.Model):
     client_name = models.CharField(max_length=200)
     is_restricted = models.BooleanField(
         default=False,
-        help_text="Ethical wall: only the listed members may see this matter.",
+        help_text="Ethical wall: only the matter's team may see this matter.",
     )
     members = models.ManyToManyField(
         User,
+        through="MatterMember",
+        through_fields=("matter", "user"),
         blank=True,
-        related_name="walled_matters",
-        help_text="Who is inside the wall.",
+        related_name="team_matters",
+        help_text="The matter's team (inside the wall when the matter is walled).",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_modified_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # Kept by the `matter_activity` event handler.
+    updated_at = models.DateTimeField(auto_now=True)
+    # Kept by the `matter_activity` reaction.
     last_activity_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -137,6 +162,63 @@ class Matter(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("board", args=[self.pk])
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+    @property
+    def label(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class MatterMember(TrackedModel):
+    """A person on a matter's team, with their role on it.
+
+    Only people of the matter's firm; at most one responsible partner. On a
+    walled matter the team is who is inside the wall.
+    """
+
+    class Role(models.TextChoices):
+        RESPONSIBLE_PARTNER = "RESPONSIBLE_PARTNER", "Responsible partner"
+        ASSOCIATE = "ASSOCIATE", "Associate"
+        PARALEGAL = "PARALEGAL", "Paralegal"
+        REVIEWER = "REVIEWER", "Reviewer"
+
+    matter = models.ForeignKey(Matter, on_delete=models.CASCADE, related_name="team")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=24, choices=Role.choices, default=Role.ASSOCIATE)
+    added_at = models.DateTimeField(auto_now_add=True)
+    last_modified_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        db_table = "tasks_app_matter_members"
+        unique_together = [("matter", "user")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["matter"],
+                condition=models.Q(role="RESPONSIBLE_PARTNER"),
+                name="one_responsible_partner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} on {self.matter}"
+
+    def clean(self) -> None:
+        if not self.matter_id or not self.user_id:
+            return
+        firm_id = (
+            Membership.objects.filter(user_id=self.user_id)
+            .values_list("firm_id", flat=True)
+            .first()
+        )
+        if firm_id != self.matter.firm_id:
+            raise ValidationError(
+                {"user": "Only people of the matter's firm can be on its team."}
+            )
 
 
 class Milestone(TrackedModel):
@@ -235,6 +317,11 @@ class Task(TrackedModel):
         errors: dict[str, str] = {}
         if self.title is not None and not self.title.strip():
             errors["title"] = "A task needs a title."
+        loaded = loaded_image(self)
+        if loaded and loaded.get("matter_id") not in (None, self.matter_id):
+            # A task never changes matter: that would carry it across a wall
+            # or into another firm.
+            errors["matter"] = "A task stays in the matter it was created in."
         if (
             self.milestone_id
             and self.matter_id

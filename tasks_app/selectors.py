@@ -13,7 +13,15 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from tasks_app.models import Comment, Matter, Membership, Milestone, Task, User
+from tasks_app.models import (
+    Comment,
+    Matter,
+    MatterMember,
+    Membership,
+    Milestone,
+    Task,
+    User,
+)
 
 
 def user_firm_id(user: User) -> int | None:
@@ -38,8 +46,9 @@ def matter_visibility_q(user: User, prefix: str = "") -> Q:
 
 
 def matter_list_for_user(*, user: User) -> QuerySet[Matter]:
+    """The open matters the user can see (closed ones are off boards and menus)."""
     return (
-        Matter.objects.filter(matter_visibility_q(user))
+        Matter.objects.filter(matter_visibility_q(user), closed_at__isnull=True)
         .annotate(open_tasks=Count("tasks", filter=~Q(tasks__status=Task.Status.DONE)))
         .order_by("number")
     )
@@ -54,6 +63,36 @@ def matter_get_for_user(*, user: User, matter_id: int) -> Matter:
     if matter is None:
         raise Http404("No such matter.")
     return matter
+
+
+def matter_queryset_for_manager(*, user: User) -> QuerySet[Matter]:
+    """The matters a person may see listed for running them.
+
+    A firm admin: every matter of the firm, walled ones included (their
+    team is the admin's to manage, though nothing inside them is shown).
+    Anyone else: the matters they can see.
+    """
+    membership = membership_for(user)
+    if membership is not None and membership.is_firm_admin:
+        return Matter.objects.filter(firm_id=membership.firm_id)
+    return Matter.objects.filter(matter_visibility_q(user))
+
+
+def walled_matter_ids_outside(*, user: User) -> set[int]:
+    """The walled matters of the user's firm the user is not inside.
+
+    For everyone, firm admins included, these matters and everything in
+    them do not exist (compliance officers may audit them, and each such
+    read is recorded).
+    """
+    firm_id = user_firm_id(user)
+    if firm_id is None:
+        return set()
+    return set(
+        Matter.objects.filter(firm_id=firm_id, is_restricted=True)
+        .exclude(team__user=user)
+        .values_list("pk", flat=True)
+    )
 
 
 def task_queryset_for_user(*, user: User) -> QuerySet[Task]:
@@ -109,7 +148,7 @@ def users_who_can_see_matter(*, matter: Matter) -> QuerySet[User]:
     """Everyone in the matter's firm who may open it: the people a task can go to."""
     users = User.objects.filter(is_active=True, membership__firm_id=matter.firm_id)
     if matter.is_restricted:
-        users = users.filter(walled_matters=matter)
+        users = users.filter(team_matters=matter)
     return users.order_by("first_name", "last_name", "username")
 
 
@@ -177,6 +216,23 @@ def firm_members(*, firm_id: int) -> QuerySet[User]:
     return User.objects.filter(membership__firm_id=firm_id, is_active=True).order_by(
         "first_name", "last_name", "username"
     )
+
+
+def firm_people(*, firm_id: int) -> QuerySet[User]:
+    """Everyone of the firm, former staff included (active first)."""
+    return (
+        User.objects.filter(membership__firm_id=firm_id)
+        .select_related("membership")
+        .order_by("-is_active", "first_name", "last_name", "username")
+    )
+
+
+def matter_team(*, matter: Matter) -> list[MatterMember]:
+    """A matter's team, responsible partner first."""
+    order = {role: i for i, role in enumerate(MatterMember.Role.values)}
+    team = list(MatterMember.objects.filter(matter=matter).select_related("user"))
+    team.sort(key=lambda m: (order[m.role], m.user.display_name.lower()))
+    return team
 
 
 def membership_for(user: User) -> Membership | None:

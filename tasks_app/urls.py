@@ -3,15 +3,75 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from tasks_app import views
+from tasks_app import firm_views, views
+from tasks_app.forms import LoginForm
 
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=LoginForm
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Django's own password-reset pages: "forgot password", and the link a
+    # new person gets to choose theirs.
+    path(
+        "password/reset/",
+        auth_views.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/set/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/set/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("matters/", firm_views.matter_list, name="matters"),
+    path("matters/new/", firm_views.matter_new, name="matter_new"),
+    path(
+        "matters/<int:matter_id>/settings/",
+        firm_views.matter_settings,
+        name="matter_settings",
+    ),
+    path("matters/<int:matter_id>/wall/", firm_views.matter_wall, name="matter_wall"),
+    path(
+        "matters/<int:matter_id>/close/", firm_views.matter_close, name="matter_close"
+    ),
+    path("matters/<int:matter_id>/team/", firm_views.team_add, name="team_add"),
+    path(
+        "matters/<int:matter_id>/team/<int:member_id>/role/",
+        firm_views.team_role,
+        name="team_role",
+    ),
+    path(
+        "matters/<int:matter_id>/team/<int:member_id>/remove/",
+        firm_views.team_remove,
+        name="team_remove",
+    ),
+    path("people/", firm_views.people, name="people"),
+    path("people/new/", firm_views.person_new, name="person_new"),
+    path("people/<int:user_id>/", firm_views.person, name="person"),
+    path(
+        "people/<int:user_id>/deactivate/",
+        firm_views.person_deactivate,
+        name="person_deactivate",
+    ),
+    path(
+        "people/<int:user_id>/reactivate/",
+        firm_views.person_reactivate,
+        name="person_reactivate",
+    ),
     path("", views.home, name="home"),
     path("matters/<int:matter_id>/", views.board, name="board"),
     path(

@@ -21,6 +21,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # leak into the production-like process.
 SETTINGS_VARIABLES = {
     "DEBUG",
+    "LOGIN_FAILURE_LIMIT",
+    "LOGIN_LOCKOUT_SECONDS",
     "SECRET_KEY",
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",

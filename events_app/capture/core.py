@@ -35,17 +35,29 @@ AttImage = dict[str, Any]
 LABEL_LENGTH = 80
 
 
+# `Spec.matter_path` for a row that is itself the matter.
+SELF = "self"
+
+
 @dataclass(frozen=True)
 class Spec:
     """How one tracked model becomes events."""
 
     subject_type: str
     describe: Callable[[diff.Image | None, diff.Image | None], list[diff.Draft]]
-    label_field: str
-    # attname of the matter, or of the parent task whose matter is used.
-    matter_path: str
+    # The field whose text labels the subject (a person's field: their
+    # name); None: the matter's label.
+    label_field: str | None
+    # Field name of the matter, of the parent task whose matter is used,
+    # SELF for the matter itself, or None for a row of the firm's (then
+    # `firm_field` names the firm).
+    matter_path: str | None
     parent_type: str | None = None
     parent_attname: str | None = None
+    # Field name of the subject's id: the row's own, or (team rows) the
+    # matter's, so a team change is an event about the matter.
+    subject_field: str = "id"
+    firm_field: str | None = None
 
 
 class LabelSource(Protocol):
@@ -243,7 +255,19 @@ def capture_images(
                 user_ids.update(v for v in values if v)
             elif key == "milestone":
                 milestone_ids.update(v for v in values if v)
-        if spec.matter_path == "matter":
+        if spec.label_field in user_fields and image.get(spec.label_field):
+            user_ids.add(image[spec.label_field])
+        if spec.matter_path is None:
+            pass
+        elif spec.matter_path == SELF:
+            # The matter itself: its new values label it (a rename included).
+            labels.matters[image["id"]] = {
+                "id": image["id"],
+                "firm_id": image.get("firm"),
+                "number": image.get("number"),
+                "name": image.get("name"),
+            }
+        elif spec.matter_path == "matter":
             matter_ids.add(image["matter"])
         else:
             task_ids.add(image[spec.matter_path])
@@ -269,15 +293,28 @@ def capture_images(
                 "label": task.get("title", ""),
             }
             matter_id = task.get("matter_id")
+        elif spec.matter_path == SELF:
+            matter_id = image["id"]
+        elif spec.matter_path is None:
+            matter_id = None
         else:
             matter_id = image["matter"]
         matter_row = labels.matters.get(matter_id) or {}
+        firm_id = (
+            image.get(spec.firm_field) if spec.firm_field else matter_row.get("firm_id")
+        )
+        matter = labels.matter(matter_id)
+        if spec.label_field is None:
+            label = (matter or {}).get("label")
+        elif spec.label_field in user_fields:
+            label = (labels.user(image.get(spec.label_field)) or {}).get("name")
+        else:
+            label = image.get(spec.label_field)
         subject = {
             "type": spec.subject_type,
-            "id": image["id"],
-            "label": text.clip(str(image.get(spec.label_field) or ""), LABEL_LENGTH),
+            "id": image[spec.subject_field],
+            "label": text.clip(str(label or ""), LABEL_LENGTH),
         }
-        matter = labels.matter(matter_id)
         # A save's drafts share one `changes` (each event carries them all):
         # describe it once. Envelopes may share these parts; none is mutated.
         described: dict[int, dict[str, list[Any]]] = {}
@@ -299,7 +336,7 @@ def capture_images(
                 envelope.build(
                     name=draft.name,
                     occurred_at=occurred_at,
-                    firm_id=matter_row.get("firm_id"),
+                    firm_id=firm_id,
                     actor=actor,
                     subject=subject,
                     matter=matter,
@@ -333,6 +370,8 @@ def context_of(ctx: context.EventContext) -> dict[str, Any]:
         data["caused_by"] = ctx.caused_by
     if ctx.client_id:
         data["client_id"] = ctx.client_id
+    if ctx.reason:
+        data["reason"] = ctx.reason
     return data
 
 

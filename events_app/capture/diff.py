@@ -18,10 +18,23 @@ from events_app import names
 Image = Mapping[str, Any]
 
 CONTROL_FIELDS = frozenset(
-    {"id", "last_modified_by", "updated_at", "created_at", "created_by", "edited_at"}
+    {
+        "id",
+        "last_modified_by",
+        "updated_at",
+        "created_at",
+        "created_by",
+        "edited_at",
+        "added_at",
+        "joined_at",
+        # Derived: kept by a reaction (the latest event's time), not a change.
+        "last_activity_at",
+    }
 )
 # Shown in a created event's changes; identity and placement fields are not.
-_NOT_DESCRIBED_ON_CREATE = frozenset({"matter", "task", "author", "rank", "is_deleted"})
+_NOT_DESCRIBED_ON_CREATE = frozenset(
+    {"matter", "task", "author", "rank", "is_deleted", "firm"}
+)
 
 
 @dataclass(frozen=True)
@@ -150,3 +163,60 @@ def milestone_events(old: Image | None, new: Image | None) -> list[Draft]:
     if changes.keys() - {"progress"}:
         found.append(names.MILESTONE_UPDATED)
     return _drafts(new, found, changes)
+
+
+def matter_events(old: Image | None, new: Image | None) -> list[Draft]:
+    """Events for one save (or delete) of a matter: its record and its wall."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        return _drafts(new, [names.MATTER_CREATED], _initial_fields(new))
+    if new is None:
+        return _drafts(old, [names.MATTER_DELETED], _final_fields(old))
+    changes = changed_fields(old, new)
+    if not changes:
+        return []
+    found: list[str] = []
+    if "closed_at" in changes:
+        closing = changes["closed_at"][1] is not None
+        found.append(names.MATTER_CLOSED if closing else names.MATTER_REOPENED)
+    if "is_restricted" in changes:
+        found.append(names.MATTER_WALL_CHANGED)
+    if changes.keys() - {"closed_at", "is_restricted"}:
+        found.append(names.MATTER_UPDATED)
+    return _drafts(new, found, changes)
+
+
+def matter_member_events(old: Image | None, new: Image | None) -> list[Draft]:
+    """Events for one change to a matter's team: someone added, removed, or
+    given another role. On a walled matter, added and removed also say who
+    is inside the wall."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        changes = {"user": [None, new.get("user")], "role": [None, new.get("role")]}
+        return _drafts(new, [names.MATTER_MEMBER_ADDED], changes)
+    if new is None:
+        changes = {"user": [old.get("user"), None], "role": [old.get("role"), None]}
+        return _drafts(old, [names.MATTER_MEMBER_REMOVED], changes)
+    changes = changed_fields(old, new)
+    if "role" not in changes:
+        return []
+    changes["user"] = [new.get("user"), new.get("user")]
+    return _drafts(new, [names.MATTER_MEMBER_ROLE_CHANGED], changes)
+
+
+def membership_events(old: Image | None, new: Image | None) -> list[Draft]:
+    """Events for a person's place in a firm: joined, role changed, removed."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        changes = {"role": [None, new.get("role")]}
+        return _drafts(new, [names.USER_ADDED], changes)
+    if new is None:
+        changes = {"role": [old.get("role"), None]}
+        return _drafts(old, [names.USER_REMOVED], changes)
+    changes = changed_fields(old, new)
+    if "role" not in changes:
+        return []
+    return _drafts(new, [names.USER_ROLE_CHANGED], {"role": changes["role"]})

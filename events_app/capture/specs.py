@@ -16,9 +16,38 @@ from django.db.models import signals
 
 from events_app.capture import core, diff
 from events_app.capture.tracking import attname_image
-from tasks_app.models import Comment, Matter, Milestone, Task, User
+from tasks_app.models import (
+    Comment,
+    Matter,
+    MatterMember,
+    Membership,
+    Milestone,
+    Task,
+    User,
+)
 
 SPECS = {
+    Membership: core.Spec(
+        subject_type="user",
+        describe=diff.membership_events,
+        label_field="user",
+        matter_path=None,
+        subject_field="user",
+        firm_field="firm",
+    ),
+    Matter: core.Spec(
+        subject_type="matter",
+        describe=diff.matter_events,
+        label_field=None,
+        matter_path=core.SELF,
+    ),
+    MatterMember: core.Spec(
+        subject_type="matter",
+        describe=diff.matter_member_events,
+        label_field=None,
+        matter_path="matter",
+        subject_field="matter",
+    ),
     Task: core.Spec(
         subject_type="task",
         describe=diff.task_events,

@@ -23,6 +23,21 @@ MAX_RANGE_DAYS = 366
 MAX_AUDIT_DAYS = 3660
 _NAME_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z_]*)?$")
 _MAX_NAMES = 50
+# An event name or prefix is short; longer input is refused, not queried.
+MAX_NAME_LENGTH = 64
+# The record spans these days: anything outside is a typing slip, and days
+# near the ends of the calendar cannot be moved across timezones.
+FIRST_DAY = dt.date(1970, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
+
+
+def check_day(day: dt.date, what: str) -> dt.date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError(
+            f"“{what}” must be between {FIRST_DAY.isoformat()} and "
+            f"{LAST_DAY.isoformat()}."
+        )
+    return day
 
 
 def parse_timezone(value: str | None, default: str) -> str:
@@ -39,11 +54,12 @@ def parse_date(value: str | None, what: str) -> dt.date:
     if value in (None, ""):
         raise ValidationError(f"“{what}” is required (YYYY-MM-DD).")
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise ValidationError(
             f"“{what}” must be a date as YYYY-MM-DD, not “{value[:40]}”."
         ) from exc
+    return check_day(day, what)
 
 
 def parse_instant(
@@ -71,6 +87,7 @@ def parse_instant(
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
+    check_day(moment.date(), what)
     return moment
 
 
@@ -99,6 +116,8 @@ def parse_names(value: str | None) -> list[str] | None:
     if not found or len(found) > _MAX_NAMES:
         raise ValidationError(f"“names” takes 1 to {_MAX_NAMES} event names.")
     for name in found:
+        if len(name) > MAX_NAME_LENGTH:
+            raise ValidationError(f"“{name[:60]}…” is not an event name.")
         if "." not in name or not _NAME_RE.match(name):
             raise ValidationError(f"“{name[:60]}” is not an event name.")
     return sorted(set(found))
@@ -107,7 +126,7 @@ def parse_names(value: str | None) -> list[str] | None:
 def parse_prefix(value: str | None) -> str | None:
     if value in (None, ""):
         return None
-    if not _NAME_RE.match(value):
+    if len(value) > MAX_NAME_LENGTH or not _NAME_RE.match(value):
         raise ValidationError(
             f"“{value[:60]}” is not an event name prefix (like “task.”)."
         )
@@ -187,6 +206,12 @@ class AuditForm(forms.Form):
             return parse_prefix(self.cleaned_data.get("name"))
         except ValidationError as exc:
             raise ValidationError(message_of(exc)) from exc
+
+    def clean_date_from(self) -> dt.date:
+        return check_day(self.cleaned_data["date_from"], "From")
+
+    def clean_date_to(self) -> dt.date:
+        return check_day(self.cleaned_data["date_to"], "To")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

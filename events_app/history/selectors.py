@@ -7,13 +7,17 @@ Who sees which events:
 - a task's, comment's or milestone's history, and a matter's feed: whoever
   may open the matter (tasks_app.selectors: firm, ethical walls); anyone
   else gets a 404, as for the pages themselves;
-- a person's events and activity counts: that person (everything they did,
-  including on matters they have since been walled off from: it is their
-  own record) and their firm's admins;
-- audit (search, exports, the history of deleted entities): firm admins and
-  staff users with a membership, over every event of their firm, walled
-  matters included. Auditing is the one role that looks over the walls;
-  it never reaches another firm.
+- a person's events and activity counts: that person and their firm's
+  admins; the counts are everything the person did (a counter cannot be
+  split by matter), the events listed leave out every walled matter the
+  viewer is outside of;
+- audit (search, exports, the history of deleted entities): firm admins,
+  compliance officers and staff users with a membership, over their firm.
+  Outside a wall a matter and everything in it does not exist, for every
+  role: audit leaves out the walled matters the viewer is outside of.
+  Compliance officers alone may audit them, and each such read is itself
+  recorded (`audit.walled_matter_viewed`, history/compliance.py);
+- a deleted comment's text: shown as deleted, kept for compliance officers.
 Hidden names (`task.moved`, `task.viewed`) are left out of histories,
 feeds and calendars; only audit shows them, or a request naming them.
 """
@@ -29,6 +33,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from events_app import envelope, names, store
+from events_app.history import compliance
 from events_app.names import CalendarFilter
 from tasks_app import selectors as task_selectors
 from tasks_app.models import Comment, Matter, User
@@ -36,6 +41,7 @@ from tasks_app.models import Comment, Matter, User
 HIDDEN = sorted(names.HIDDEN_FROM_FEEDS)
 HISTORY_TYPES = ("task", "comment", "milestone")
 MAX_PAGE = 200
+EXPORT_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -59,18 +65,87 @@ def firm_of(user: User) -> str:
 
 
 def can_audit(user: User) -> bool:
-    """Firm admins, and staff users who belong to a firm."""
+    """Firm admins, compliance officers, and staff users who belong to a firm."""
     membership = task_selectors.membership_for(user)
     return bool(
-        membership and user.is_active and (membership.is_firm_admin or user.is_staff)
+        membership
+        and user.is_active
+        and (
+            membership.is_firm_admin
+            or membership.is_compliance_officer
+            or user.is_staff
+        )
     )
+
+
+def is_compliance_officer(user: User) -> bool:
+    membership = task_selectors.membership_for(user)
+    return bool(membership and membership.is_compliance_officer)
 
 
 def require_auditor(user: User) -> str:
     """The auditor's firm key; PermissionDenied for anyone else."""
     if not can_audit(user):
-        raise PermissionDenied("Only firm admins can see the audit log.")
+        raise PermissionDenied(
+            "Only firm admins and compliance officers can see the audit log."
+        )
     return firm_of(user)
+
+
+def walled_outside(viewer: User) -> set[int]:
+    """The walled matters the viewer is outside of (they do not exist for them)."""
+    return task_selectors.walled_matter_ids_outside(user=viewer)
+
+
+def audit_exclusions(viewer: User) -> set[int]:
+    """What audit leaves out: walled matters outside, unless compliance."""
+    return set() if is_compliance_officer(viewer) else walled_outside(viewer)
+
+
+def deleted_comment_ids(events: list[dict[str, Any]]) -> set[int]:
+    """Comments among these events' subjects that are deleted (or gone)."""
+    ids = {
+        e["subject"]["id"]
+        for e in events
+        if (e.get("subject") or {}).get("type") == "comment"
+        and isinstance(e["subject"].get("id"), int)
+    }
+    if not ids:
+        return set()
+    live = set(
+        Comment.objects.filter(pk__in=ids, is_deleted=False).values_list(
+            "pk", flat=True
+        )
+    )
+    return ids - live
+
+
+def redact(viewer: User, page: store.Page) -> store.Page:
+    """The page with deleted comments' text removed, unless for compliance.
+
+    A deleted comment reads as deleted to people; its words stay in the
+    record for compliance officers.
+    """
+    if is_compliance_officer(viewer):
+        return page
+    gone = deleted_comment_ids(page.items)
+    if not gone:
+        return page
+    items = []
+    for event in page.items:
+        subject = event.get("subject") or {}
+        if subject.get("type") == "comment" and subject.get("id") in gone:
+            changes = dict(event.get("changes") or {})
+            if "body" in changes:
+                changes["body"] = [None, None]
+            event = {
+                **event,
+                "subject": {**subject, "label": "comment deleted"},
+                "changes": changes,
+                "redacted": True,
+            }
+        items.append(event)
+    return store.Page(items, page.next_cursor)
 
 
 def activity_subject(*, viewer: User, user_id: int) -> User:
@@ -103,9 +178,14 @@ def firm_people(*, viewer: User) -> list[User]:
 
 
 def firm_matters(*, viewer: User) -> list[Matter]:
-    """Every matter of an auditor's firm, walled ones included."""
+    """The matters an auditor may search: the firm's, less walls outside
+    (compliance officers: all of them)."""
     firm_id = task_selectors.user_firm_id(viewer)
-    return list(Matter.objects.filter(firm_id=firm_id).order_by("number"))
+    return list(
+        Matter.objects.filter(firm_id=firm_id)
+        .exclude(pk__in=audit_exclusions(viewer))
+        .order_by("number")
+    )
 
 
 # --- histories and feeds ---------------------------------------------------------
@@ -120,7 +200,7 @@ def task_history(
 ) -> store.Page:
     """A visible task's events and its comments', newest first (404 otherwise)."""
     task = task_selectors.task_get_for_user(user=viewer, task_id=task_id)
-    return store.query_entity_history(
+    page = store.query_entity_history(
         firm=envelope.firm_key(task.matter.firm_id),
         subject_type="task",
         subject_id=task.pk,
@@ -128,6 +208,7 @@ def task_history(
         limit=_limit(limit),
         cursor=cursor,
     )
+    return redact(viewer, page)
 
 
 def comment_history(
@@ -142,8 +223,12 @@ def comment_history(
     )
     if comment is None:
         raise Http404("No such comment.")
-    task_selectors.task_get_for_user(user=viewer, task_id=comment.task_id)
-    return store.query_entity_history(
+    try:
+        task_selectors.task_get_for_user(user=viewer, task_id=comment.task_id)
+    except Http404 as exc:
+        # Hidden reads exactly as missing.
+        raise Http404("No such comment.") from exc
+    page = store.query_entity_history(
         firm=envelope.firm_key(comment.task.matter.firm_id),
         subject_type="comment",
         subject_id=comment.pk,
@@ -152,6 +237,7 @@ def comment_history(
         limit=_limit(limit),
         cursor=cursor,
     )
+    return redact(viewer, page)
 
 
 def milestone_history(
@@ -180,7 +266,7 @@ def matter_feed(
         limit=_limit(limit),
         cursor=cursor,
     )
-    return matter, page
+    return matter, redact(viewer, page)
 
 
 def audit_history(
@@ -207,10 +293,12 @@ def audit_history(
         exclude_names=None if include_hidden else HIDDEN,
         limit=_limit(limit),
         cursor=cursor,
+        exclude_matters=audit_exclusions(viewer),
     )
     if not page.items and not cursor:
         raise Http404("No events for that.")
-    return page
+    compliance.record_reads(viewer, page.items, "an audit history")
+    return redact(viewer, page)
 
 
 def comment_parent(*, viewer: User, comment_id: int) -> tuple[str, int] | None:
@@ -263,15 +351,17 @@ def user_events(
 
     `subject` comes from `activity_subject`, which has checked the viewer.
     """
-    return store.query_user_events(
+    page = store.query_user_events(
         firm=firm_of(viewer),
         user_id=subject.pk,
         start=start,
         end=end,
         limit=_limit(limit),
         cursor=cursor,
+        exclude_matters=walled_outside(viewer),
         **_name_filters(names_, name_prefix),
     )
+    return redact(viewer, page)
 
 
 def daily_counts(
@@ -347,14 +437,26 @@ def audit_events(
     *, viewer: User, query: AuditQuery, cursor: str | None = None, limit: int = 50
 ) -> store.Page:
     firm = require_auditor(viewer)
-    return store.query_firm_events(
-        firm=firm, limit=_limit(limit), cursor=cursor, **query.store_kwargs()
+    page = store.query_firm_events(
+        firm=firm,
+        limit=_limit(limit),
+        cursor=cursor,
+        exclude_matters=audit_exclusions(viewer),
+        **query.store_kwargs(),
     )
+    compliance.record_reads(viewer, page.items, "the audit search")
+    return redact(viewer, page)
 
 
 def audit_export(*, viewer: User, query: AuditQuery) -> Iterator[dict[str, Any]]:
-    """Every event of the selection, page by page (bounded memory)."""
+    """Every event of the selection, a store page at a time (bounded memory)."""
     firm = require_auditor(viewer)
-    return store.iter_events(
-        store.query_firm_events, firm=firm, page_size=500, **query.store_kwargs()
+    pages = store.iter_pages(
+        store.query_firm_events,
+        firm=firm,
+        page_size=EXPORT_PAGE,
+        exclude_matters=audit_exclusions(viewer),
+        **query.store_kwargs(),
     )
+    events = (event for page in pages for event in redact(viewer, page).items)
+    return compliance.recorded_stream(viewer, events, "an audit export")

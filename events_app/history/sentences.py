@@ -32,6 +32,9 @@ FIELD_LABELS = {
     "name": "Name",
     "progress": "Progress",
     "username": "Username",
+    "number": "Number",
+    "client_name": "Client",
+    "role": "Role",
 }
 # Placement and bookkeeping: shown by the sentence itself, or not at all.
 HIDDEN_FIELDS = frozenset({"rank", "is_deleted", "matter", "task", "author"})
@@ -51,6 +54,17 @@ STATUS_LABELS = {
     "DONE": "Done",
 }
 PRIORITY_LABELS = {"LOW": "Low", "NORMAL": "Normal", "HIGH": "High", "URGENT": "Urgent"}
+ROLE_LABELS = {
+    # On a matter's team.
+    "RESPONSIBLE_PARTNER": "responsible partner",
+    "REVIEWER": "reviewer",
+    # In the firm (and the same words on a team).
+    "PARTNER": "partner",
+    "ASSOCIATE": "associate",
+    "PARALEGAL": "paralegal",
+    "FIRM_ADMIN": "firm admin",
+    "COMPLIANCE": "compliance officer",
+}
 
 STATUS_EVENTS = names.STATUS_CHANGES
 # The fields an event's sentence already tells; its details show the rest.
@@ -69,6 +83,20 @@ _TOLD = {
     names.MILESTONE_COMPLETED: None,
     names.MILESTONE_DELETED: None,
     names.USER_LOGIN_FAILED: None,
+    names.MATTER_CREATED: {"number", "name"},
+    names.MATTER_CLOSED: None,
+    names.MATTER_REOPENED: None,
+    names.MATTER_WALL_CHANGED: None,
+    names.MATTER_MEMBER_ADDED: None,
+    names.MATTER_MEMBER_REMOVED: None,
+    names.MATTER_MEMBER_ROLE_CHANGED: None,
+    names.USER_ADDED: None,
+    names.USER_ROLE_CHANGED: None,
+    names.USER_REMOVED: None,
+    names.USER_DEACTIVATED: None,
+    names.USER_REACTIVATED: None,
+    names.USER_TASKS_HANDED_OVER: None,
+    names.AUDIT_WALLED_MATTER_VIEWED: None,
     **dict.fromkeys(STATUS_EVENTS),
 }
 
@@ -147,6 +175,8 @@ def show_value(field_name: str, value: Any) -> str:
         return STATUS_LABELS.get(value, str(value))
     if field_name == "priority":
         return PRIORITY_LABELS.get(value, str(value))
+    if field_name == "role":
+        return ROLE_LABELS.get(value, str(value))
     if field_name == "progress":
         return f"{value}%"
     if field_name.endswith("date") and isinstance(value, str):
@@ -214,6 +244,8 @@ def changes_of(event: dict[str, Any]) -> list[Change]:
     if told is None:
         return []
     changes = event.get("changes") or {}
+    if event.get("redacted"):
+        return [Change("body", "Comment", "", "", quote="(comment deleted)")]
     if name == names.COMMENT_ADDED:
         body = (changes.get("body") or [None, ""])[1] or ""
         return [Change("body", "Comment", "", "", quote=excerpt(body, QUOTE_LENGTH))]
@@ -354,6 +386,37 @@ def _parent_label(event: dict[str, Any]) -> str:
     return quoted((event.get("parent") or {}).get("label"))
 
 
+def _role(event: dict[str, Any], *, side: int = 1) -> str:
+    return show_value("role", _pair(event, "role")[side])
+
+
+def _person(event: dict[str, Any]) -> str:
+    before, after = _pair(event, "user")
+    return show_value("user", after or before)
+
+
+def _wall(who: str, label: str, event: dict[str, Any]) -> str:
+    _, walled = _pair(event, "is_restricted")
+    if walled:
+        return f"{who} put an ethical wall around {label}"
+    return f"{who} took down the ethical wall of {label}"
+
+
+def _handed_over(who: str, label: str, event: dict[str, Any]) -> str:
+    _, receivers = _pair(event, "to")
+    _, cause = _pair(event, "cause")
+    total = sum(r.get("tasks", 0) for r in receivers or [])
+    to = _and(f"{r.get('name')} ({r.get('tasks', 0)})" for r in receivers or [])
+    tasks = "1 open task" if total == 1 else f"{total} open tasks"
+    text = f"{who} handed {tasks} of {label} to {to}"
+    return f"{text}: {cause}" if cause else text
+
+
+def _audited(who: str, label: str, event: dict[str, Any]) -> str:
+    _, view = _pair(event, "view")
+    return f"{who} (compliance) read the record of {label} in {view or 'audit'}"
+
+
 _Sentence = Callable[[str, str, dict[str, Any]], str]
 
 _SENTENCES: dict[str, _Sentence] = {
@@ -383,6 +446,32 @@ _SENTENCES: dict[str, _Sentence] = {
     names.USER_LOGGED_IN: lambda who, label, e: f"{who} logged in",
     names.USER_LOGGED_OUT: lambda who, label, e: f"{who} logged out",
     names.USER_LOGIN_FAILED: lambda who, label, e: f"A login as {label} failed",
+    names.MATTER_CREATED: lambda who, label, e: f"{who} opened matter {label}",
+    names.MATTER_UPDATED: lambda who, label, e: f"{who} changed matter {label}",
+    names.MATTER_CLOSED: lambda who, label, e: f"{who} closed matter {label}",
+    names.MATTER_REOPENED: lambda who, label, e: f"{who} reopened matter {label}",
+    names.MATTER_DELETED: lambda who, label, e: f"{who} deleted matter {label}",
+    names.MATTER_WALL_CHANGED: _wall,
+    names.MATTER_MEMBER_ADDED: lambda who, label, e: (
+        f"{who} added {_person(e)} to the team of {label} as {_role(e)}"
+    ),
+    names.MATTER_MEMBER_REMOVED: lambda who, label, e: (
+        f"{who} took {_person(e)} off the team of {label}"
+    ),
+    names.MATTER_MEMBER_ROLE_CHANGED: lambda who, label, e: (
+        f"{who} made {_person(e)} {_role(e)} on {label} (was {_role(e, side=0)})"
+    ),
+    names.USER_ADDED: lambda who, label, e: (
+        f"{who} added {label} to the firm as {_role(e)}"
+    ),
+    names.USER_ROLE_CHANGED: lambda who, label, e: (
+        f"{who} made {label} {_role(e)} (was {_role(e, side=0)})"
+    ),
+    names.USER_REMOVED: lambda who, label, e: f"{who} removed {label} from the firm",
+    names.USER_DEACTIVATED: lambda who, label, e: f"{who} deactivated {label}",
+    names.USER_REACTIVATED: lambda who, label, e: f"{who} reactivated {label}",
+    names.USER_TASKS_HANDED_OVER: _handed_over,
+    names.AUDIT_WALLED_MATTER_VIEWED: _audited,
 }
 
 
@@ -393,7 +482,9 @@ def sentence_text(event: dict[str, Any]) -> str:
     build = _SENTENCES.get(event["name"])
     if build is None:
         return f"{who}: {event['name']} on {label}"
-    return build(who, label, event)
+    text = build(who, label, event)
+    reason = (event.get("context") or {}).get("reason")
+    return f"{text} ({reason})" if reason else text
 
 
 def describe(event: dict[str, Any], *, tz: str | dt.tzinfo) -> Sentence:

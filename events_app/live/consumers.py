@@ -115,7 +115,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     def _target(self, request: dict[str, Any], key: str) -> tuple[str, str, int] | str:
         """(kind, group, id) named by a (un)subscribe request, or an error."""
         kind = request.get(key)
-        if kind not in SUBSCRIPTIONS:
+        if not isinstance(kind, str) or kind not in SUBSCRIPTIONS:
             known = ", ".join(sorted(SUBSCRIPTIONS))
             return f"Unknown subscription {str(kind)[:40]!r}; use one of: {known}."
         field, group_of = SUBSCRIPTIONS[kind]
@@ -158,7 +158,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if message.get("exclude_channel") == self.channel_name:
             return
         group = message.get("group")
-        if group in self.joined and not await self._still_allowed(group):
+        # Messages queued before a group was left (a wall went up, the page
+        # unsubscribed) still arrive: only groups this socket is in pass.
+        if group not in getattr(self, "joined", {}):
+            return
+        if not await self._still_allowed(group):
             return
         payload = message.get("payload")
         if isinstance(payload, dict):

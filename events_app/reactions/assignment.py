@@ -10,13 +10,20 @@ from typing import Any
 
 from django.urls import reverse
 
+from events_app import names
 from events_app.notifications.services import Draft, Verb, notify
 from events_app.reactions.audience import can_see_matter
 from events_app.text import actor_name, quoted
 
 
 def notify_assignment(event: dict[str, Any]) -> None:
-    """Tell the new assignee, and the previous one, unless they did it themselves."""
+    """Tell the new assignee, and the previous one, unless they did it themselves.
+
+    Tasks handed on together (someone left) are told once, by `handover`.
+    """
+    reason = (event.get("context") or {}).get("reason") or ""
+    if reason.startswith(names.HANDOVER_REASON):
+        return
     before, after = (event.get("changes") or {}).get("assignee") or (None, None)
     actor_id = (event.get("actor") or {}).get("id")
     task = event["subject"]

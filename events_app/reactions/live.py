@@ -51,3 +51,16 @@ def activity_live(event: dict[str, Any]) -> None:
     transaction.on_commit(
         lambda: groups.send_to_activity(actor_id, payload), robust=True
     )
+
+
+def team_live(event: dict[str, Any]) -> None:
+    """Someone joined or left a matter's team: their open pages list their
+    matters again (a new walled matter appears, a lost one goes)."""
+    member = (event.get("changes") or {}).get("user") or [None, None]
+    person = member[1] or member[0]
+    if not person or not person.get("id"):
+        return
+    payload = {"kind": "matters", "matter_id": (event.get("matter") or {}).get("id")}
+    transaction.on_commit(
+        lambda: groups.send_to_user(person["id"], payload), robust=True
+    )

@@ -14,6 +14,8 @@ def matter_activity(event: dict[str, Any]) -> None:
     if not matter or event["name"] in names.HIDDEN_FROM_FEEDS:
         return
     when = envelope.parse_instant(event["occurred_at"])
-    Matter.objects.filter(pk=matter["id"]).exclude(last_activity_at__gte=when).update(
-        last_activity_at=when
-    )
+    # The plain manager: a derived stamp, not a change to record (the tracked
+    # manager would capture it, and its event would stamp the matter again).
+    Matter._base_manager.filter(pk=matter["id"]).exclude(
+        last_activity_at__gte=when
+    ).update(last_activity_at=when)

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from events_app import bus, names
 from events_app.reactions.assignment import notify_assignment
 from events_app.reactions.comments import notify_comment
-from events_app.reactions.live import activity_live, live_board
+from events_app.reactions.compliance import notify_responsible_partner
+from events_app.reactions.handover import notify_handover
+from events_app.reactions.live import activity_live, live_board, team_live
 from events_app.reactions.matter_activity import matter_activity
 from events_app.reactions.milestones import milestone_progress
 from events_app.reactions.watching import auto_watch
@@ -35,13 +37,21 @@ def _subscribe_each(
 
 def connect() -> None:
     """Register the reactions; dispatch order is this order (people first)."""
-    bus.subscribe("*", name="matter_activity")(matter_activity)
+    for family in names.MATTER_FAMILIES:
+        bus.subscribe(f"{family}.*", name=f"matter_activity:{family}.*")(
+            matter_activity
+        )
     for event_name in sorted(names.ASSIGNMENT_NOTIFIED):
         bus.subscribe(event_name, name=_ASSIGNMENT_LEDGER[event_name])(
             notify_assignment
         )
     for event_name in sorted(names.COMMENT_NOTIFIED):
         bus.subscribe(event_name, name="notify_comment")(notify_comment)
+    bus.subscribe(names.USER_TASKS_HANDED_OVER, name="notify_handover")(notify_handover)
+    bus.subscribe(names.AUDIT_WALLED_MATTER_VIEWED, name="notify_audited")(
+        notify_responsible_partner
+    )
+    _subscribe_each(names.TEAM_CHANGES, "team_live", team_live)
     _subscribe_each(names.LIVE_ON_BOARD, "live_board", live_board)
     bus.subscribe(names.TASK_CREATED, name="auto_watch_created")(auto_watch)
     bus.subscribe(names.TASK_ASSIGNED, name="auto_watch_assigned")(auto_watch)

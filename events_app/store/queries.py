@@ -62,12 +62,14 @@ def _query_events(
     newest_first: bool,
     subject: tuple[str, int | str] | None = None,
     matter_id: int | str | None = None,
+    exclude_matters: Collection[int] | None = None,
 ) -> Page:
     """One partition of one index, filtered; see `query_user_events`.
 
     `subject` keeps only events about that (type, id); `matter_id` only
     events of that matter. Both are filters (read, then dropped), so they
-    serve partitions where most events match.
+    serve partitions where most events match. `exclude_matters` drops the
+    events of those matters (walls), after reading, any number of them.
     """
     _check_limit(limit)
     if names is not None:
@@ -129,11 +131,12 @@ def _query_events(
         request["IndexName"] = index
     if filters:
         request["FilterExpression"] = " AND ".join(filters)
+    hidden = {str(m) for m in exclude_matters or ()}
     if fields is not None:
         unknown = [f for f in fields if f not in FIELDS and not NAME_RE.match(f)]
         if unknown:
             raise ValueError(f"unknown event fields {unknown}")
-        projected = set(key_attrs)
+        projected = set(key_attrs) | ({"matter"} if hidden else set())
         for name in fields:
             projected.add(FIELDS.get(name, "ev_extra"))
         placeholders = []
@@ -151,6 +154,7 @@ def _query_events(
         request["KeyConditionExpression"],
         request.get("FilterExpression", ""),
         dumps(sorted(values.items())),
+        dumps(sorted(hidden)),
     )
     if cursor:
         request["ExclusiveStartKey"] = decode_cursor(cursor, scope, key_attrs)
@@ -160,16 +164,21 @@ def _query_events(
     while True:
         want = limit - len(items)
         # Filters apply after Limit: read more than needed, cut at `limit`.
-        request["Limit"] = max(want, 200) if filters else want
+        request["Limit"] = max(want, 200) if filters or hidden else want
         response = call("query", **request)
         raw = response.get("Items", [])
-        taken = raw[:want]
-        items.extend(taken)
-        if len(raw) > want:
-            next_key = {attr: taken[-1][attr] for attr in key_attrs}
-            break
         last = response.get("LastEvaluatedKey")
-        if not last or len(items) >= limit:
+        full = False
+        for position, item in enumerate(raw):
+            if hidden and _matter_of(item) in hidden:
+                continue
+            items.append(item)
+            if len(items) >= limit:
+                full = True
+                if position + 1 < len(raw):  # more read: continue after it
+                    last = {attr: item[attr] for attr in key_attrs}
+                break
+        if full or not last:
             next_key = last or None
             break
         request["ExclusiveStartKey"] = last
@@ -177,6 +186,11 @@ def _query_events(
         [decode_event(item, fields) for item in items],
         encode_cursor(next_key, scope) if next_key else None,
     )
+
+
+def _matter_of(item: dict[str, Any]) -> str | None:
+    """The matter id of a stored item, as text (None without a matter)."""
+    return item.get("matter", {}).get("M", {}).get("id", {}).get("N")
 
 
 def query_user_events(
@@ -192,6 +206,7 @@ def query_user_events(
     limit: int = 100,
     cursor: str | None = None,
     newest_first: bool = True,
+    exclude_matters: Collection[int] | None = None,
 ) -> Page:
     """A user's events with start <= occurred_at < end, newest first by default.
 
@@ -213,6 +228,7 @@ def query_user_events(
         limit=limit,
         cursor=cursor,
         newest_first=newest_first,
+        exclude_matters=exclude_matters,
     )
 
 
@@ -232,6 +248,7 @@ def query_entity_history(
     name_prefix: str | None = None,
     exclude_names: Collection[str] | None = None,
     fields: Sequence[str] | None = None,
+    exclude_matters: Collection[int] | None = None,
 ) -> Page:
     """One entity's events (task, comment, milestone...), newest first by default.
 
@@ -265,6 +282,7 @@ def query_entity_history(
         cursor=cursor,
         newest_first=newest_first,
         subject=only,
+        exclude_matters=exclude_matters,
     )
 
 
@@ -357,6 +375,7 @@ def query_firm_events(
     limit: int = 100,
     cursor: str | None = None,
     newest_first: bool = True,
+    exclude_matters: Collection[int] | None = None,
 ) -> Page:
     """A firm's events with start <= occurred_at < end, any user (audit).
 
@@ -373,6 +392,7 @@ def query_firm_events(
     if start >= end:
         return Page([], None)
     common: dict[str, Any] = {
+        "exclude_matters": exclude_matters,
         "start": start,
         "end": end,
         "names": names,
@@ -460,6 +480,20 @@ def query_firm_events(
     return Page(items, next_cursor)
 
 
+def iter_pages(
+    query: Callable[..., Page], /, *, page_size: int = 500, **kwargs: Any
+) -> Iterator[Page]:
+    """Every page of a query in turn (exports; bounded memory)."""
+    cursor = kwargs.pop("cursor", None)
+    kwargs.pop("limit", None)
+    while True:
+        page = query(limit=page_size, cursor=cursor, **kwargs)
+        yield page
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
 def iter_events(
     query: Callable[..., Page], /, *, page_size: int = 500, **kwargs: Any
 ) -> Iterator[dict[str, Any]]:
@@ -467,14 +501,8 @@ def iter_events(
 
     `iter_events(query_user_events, firm="f_1", user_id=7, start=a, end=b)`.
     """
-    cursor = kwargs.pop("cursor", None)
-    kwargs.pop("limit", None)
-    while True:
-        page = query(limit=page_size, cursor=cursor, **kwargs)
+    for page in iter_pages(query, page_size=page_size, **kwargs):
         yield from page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
 
 
 def get_event(

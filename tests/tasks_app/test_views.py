@@ -12,11 +12,12 @@ import json
 from collections.abc import Callable
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks_app.models import Comment, Matter, Milestone, Task, User
+from tasks_app.models import Comment, Matter, MatterMember, Milestone, Task, User
 from tests.fixtures.factories import World, make_matter, make_task
 
 pytestmark = pytest.mark.django_db
@@ -1445,24 +1446,49 @@ def test_admin_comment_and_milestone_saves_record_the_admin(
     )
 
 
-def test_admin_refuses_wall_members_from_another_firm(
+def test_admin_offers_and_accepts_only_the_matters_firm_as_its_team(
     admin_client_: Client, world: World
 ) -> None:
+    url = f"/admin/tasks_app/matter/{world.walled.pk}/change/"
+    page = admin_client_.get(url).content.decode()
+    team = [m.pk for m in world.walled.team.order_by("pk")]
     response = admin_client_.post(
-        f"/admin/tasks_app/matter/{world.walled.pk}/change/",
+        url,
         {
             "firm": world.firm.pk,
             "number": world.walled.number,
             "name": world.walled.name,
             "client_name": world.walled.client_name,
             "is_restricted": "on",
-            "members": [world.alice.pk, world.oscar.pk],
+            "team-TOTAL_FORMS": "3",
+            "team-INITIAL_FORMS": "2",
+            "team-MIN_NUM_FORMS": "0",
+            "team-MAX_NUM_FORMS": "1000",
+            "team-0-id": team[0],
+            "team-0-matter": world.walled.pk,
+            "team-0-user": world.alice.pk,
+            "team-0-role": "RESPONSIBLE_PARTNER",
+            "team-1-id": team[1],
+            "team-1-matter": world.walled.pk,
+            "team-1-user": world.bob.pk,
+            "team-1-role": "ASSOCIATE",
+            "team-2-matter": world.walled.pk,
+            "team-2-user": world.oscar.pk,
+            "team-2-role": "ASSOCIATE",
         },
     )
 
+    assert "Oscar Other" not in page  # never offered
     assert response.status_code == 200
-    assert "Not in Hartley &amp; Vale: Oscar Other." in response.content.decode()
+    assert "Select a valid choice" in response.content.decode()
     assert set(world.walled.members.all()) == {world.alice, world.bob}
+
+
+def test_a_team_member_of_another_firm_is_refused_by_the_model(world: World) -> None:
+    member = MatterMember(matter=world.walled, user=world.oscar)
+    with pytest.raises(ValidationError) as error:
+        member.full_clean()
+    assert "user" in error.value.message_dict
 
 
 # --- demo data -----------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Audit: firm admins search the firm's events and export them, streamed."""
+"""Audit: firm admins and compliance officers search the firm's events and
+export them, streamed. Walled matters exist only for compliance officers
+(each read recorded); for firm admins outside the wall they do not."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.test import Client
 
+from events_app import names
 from events_app.history import audit as views
+from events_app.models import OutboxEvent
 from tasks_app.models import Membership
 from tests.events_app.event_helpers import at, envelope_event
 from tests.fixtures.factories import make_user
@@ -55,7 +59,7 @@ def firm_events(world, event_store, settings):
                 else [world.matter, world.walled][i % 2],
                 subject_type=name.split(".")[0] if name != "user.logged_in" else "user",
                 subject_id=100 + i % 6,
-                label="=HYPERLINK(1)" if i == 35 else f"Thing {i % 6}",
+                label="=HYPERLINK(1)" if i == 36 else f"Thing {i % 6}",
                 parent={"type": "task", "id": 100, "label": "Thing 0"}
                 if name.startswith("comment.")
                 else None,
@@ -85,6 +89,21 @@ def selection(events, start: str, end: str, keep=lambda e: True):
     return newest_first([e for e in events if start <= local_day(e) <= end and keep(e)])
 
 
+def unwalled(world):
+    return lambda e: (e["matter"] or {}).get("id") != world.walled.pk
+
+
+def walled_reads(user) -> list[dict]:
+    """The recorded reads of walled matters by `user`, oldest first."""
+    return [
+        row.payload
+        for row in OutboxEvent.objects.filter(
+            name=names.AUDIT_WALLED_MATTER_VIEWED
+        ).order_by("seq")
+        if row.payload["actor"]["id"] == user.pk
+    ]
+
+
 def all_rows(client: Client, query: str) -> list[str]:
     ids: list[str] = []
     url = f"/audit/?{query}"
@@ -96,7 +115,9 @@ def all_rows(client: Client, query: str) -> list[str]:
     return ids
 
 
-def test_only_firm_admins_and_staff_members_may_audit(world, firm_events):
+def test_only_firm_admins_compliance_officers_and_staff_members_may_audit(
+    world, connie, firm_events
+):
     staff = make_user(world.firm, "sam", Membership.Role.ASSOCIATE)
     staff.is_staff = True
     staff.save()
@@ -105,6 +126,7 @@ def test_only_firm_admins_and_staff_members_may_audit(world, firm_events):
     rootless.save()
 
     assert client_for(world.dora).get("/audit/").status_code == 200
+    assert client_for(connie).get("/audit/").status_code == 200
     assert client_for(staff).get("/audit/").status_code == 200
     assert client_for(world.alice).get("/audit/").status_code == 403
     assert client_for(rootless).get("/audit/").status_code == 403
@@ -134,7 +156,7 @@ def test_only_firm_admins_and_staff_members_may_audit(world, firm_events):
     ],
 )
 def test_the_search_pages_through_exactly_the_selection(
-    world, firm_events, params, keep
+    world, connie, firm_events, params, keep
 ):
     query = {"date_from": "2023-03-12", "date_to": "2023-03-25"}
     if "user" in params:
@@ -149,11 +171,14 @@ def test_the_search_pages_through_exactly_the_selection(
         query["name"] = params["name"]
     encoded = "&".join(f"{k}={v}" for k, v in query.items())
 
-    ids = all_rows(client_for(world.dora), encoded)
-
-    expected = selection(firm_events, "2023-03-12", "2023-03-25", keep)
-    assert ids == [e["id"] for e in expected]
-    assert expected
+    everything = selection(firm_events, "2023-03-12", "2023-03-25", keep)
+    assert all_rows(client_for(connie), encoded) == [e["id"] for e in everything]
+    assert everything
+    # The firm admin is outside the wall: its matter is not even a choice.
+    outside = [e["id"] for e in everything if unwalled(world)(e)]
+    assert all_rows(client_for(world.dora), encoded) == outside
+    if "matter" in params:
+        assert client_for(world.dora).get(f"/audit/?{encoded}").status_code == 400
 
 
 def test_each_row_links_to_its_entitys_history(world, firm_events):
@@ -168,7 +193,9 @@ def test_each_row_links_to_its_entitys_history(world, firm_events):
         f"/audit/history/comment/{100 + i}/?task=100"
         for i in range(6)
         if any(
-            e["subject"]["id"] == 100 + i and e["name"] == "comment.added"
+            e["subject"]["id"] == 100 + i
+            and e["name"] == "comment.added"
+            and unwalled(world)(e)
             for e in firm_events
         )
     }
@@ -177,32 +204,38 @@ def test_each_row_links_to_its_entitys_history(world, firm_events):
     assert "commented on “Thing 0”" in history.content.decode()
 
 
-def test_walled_matters_are_in_the_audit_but_another_firm_never_is(world, firm_events):
-    ids = all_rows(client_for(world.dora), "date_from=2023-03-01&date_to=2023-04-30")
+def test_walled_matters_are_only_in_compliance_audits_and_every_read_is_recorded(
+    world, connie, firm_events
+):
+    query = "date_from=2023-03-01&date_to=2023-04-30"
+    admin = all_rows(client_for(world.dora), query)
+    officer = all_rows(client_for(connie), query)
 
-    assert len(ids) == len(firm_events)
-    assert any((e["matter"] or {}).get("id") == world.walled.pk for e in firm_events)
-    oscar = client_for(world.oscar).get("/audit/").status_code
-    assert oscar == 403
+    walled = {e["id"] for e in firm_events if not unwalled(world)(e)}
+    assert walled
+    assert set(officer) == {e["id"] for e in firm_events}
+    assert not walled & set(admin)
+    assert len(admin) == len(firm_events) - len(walled)
+    # Every page the officer read that showed the walled matter is recorded.
+    reads = walled_reads(connie)
+    assert reads and {r["matter"]["id"] for r in reads} == {world.walled.pk}
+    assert sum(r["changes"]["events"][1] for r in reads) == len(walled)
+    assert walled_reads(world.dora) == []
+    assert client_for(world.oscar).get("/audit/").status_code == 403
 
 
 def test_exports_stream_exactly_the_selection_as_csv_and_json_lines(
-    world, firm_events, monkeypatch
+    world, connie, firm_events, monkeypatch
 ):
     # Small pages, so the export crosses many store pages.
-    from events_app import store
     from events_app.history import selectors
 
-    real = store.iter_events
-    monkeypatch.setattr(
-        selectors.store,
-        "iter_events",
-        lambda query, **kw: real(query, **{**kw, "page_size": 7}),
-    )
+    monkeypatch.setattr(selectors, "EXPORT_PAGE", 7)
     query = "date_from=2023-03-12&date_to=2023-03-25&name=task."
-    expected = selection(
+    everything = selection(
         firm_events, "2023-03-12", "2023-03-25", lambda e: e["name"].startswith("task.")
     )
+    expected = [e for e in everything if unwalled(world)(e)]
     client = client_for(world.dora)
 
     as_csv = client.get(f"/audit/export.csv?{query}")
@@ -222,6 +255,13 @@ def test_exports_stream_exactly_the_selection_as_csv_and_json_lines(
     # A label that a spreadsheet would run as a formula is defused.
     risky = next(e for e in expected if e["subject"]["label"].startswith("="))
     assert by_id[risky["id"]][7] == "'=HYPERLINK(1)"
+    # A compliance officer's export has the walled matter too, and says so.
+    officer = client_for(connie).get(f"/audit/export.jsonl?{query}")
+    lines = b"".join(officer.streaming_content).decode().splitlines()
+    assert [json.loads(line) for line in lines] == everything
+    assert [r["changes"]["view"][1] for r in walled_reads(connie)] == [
+        "an audit export"
+    ]
 
 
 def test_an_export_reads_page_by_page_and_never_the_whole_selection(
@@ -237,13 +277,10 @@ def test_an_export_reads_page_by_page_and_never_the_whole_selection(
         pages.append(len(page.items))
         return page
 
+    from events_app.history import selectors
+
     monkeypatch.setattr(store, "query_firm_events", counting)
-    real_iter = store.iter_events
-    monkeypatch.setattr(
-        store,
-        "iter_events",
-        lambda query, **kw: real_iter(counting, **{**kw, "page_size": 10}),
-    )
+    monkeypatch.setattr(selectors, "EXPORT_PAGE", 10)
     response = client_for(world.dora).get(
         "/audit/export.jsonl?date_from=2023-03-01&date_to=2023-04-30"
     )
@@ -254,7 +291,7 @@ def test_an_export_reads_page_by_page_and_never_the_whole_selection(
     rest = list(stream)
 
     assert read_before == 1  # the first page only, before anything is sent
-    assert len(rest) == len(firm_events) - 1
+    assert len(rest) == len([e for e in firm_events if unwalled(world)(e)]) - 1
     assert max(pages) <= 10
 
 

@@ -55,8 +55,10 @@ def test_board_handler_sends_a_thin_message_that_skips_the_senders_tab(
 
 
 def test_a_page_view_sends_nothing_to_boards() -> None:
-    assert [s.name for s in bus.handlers_for(names.TASK_VIEWED)] == ["matter_activity"]
+    assert [s.name for s in bus.handlers_for(names.TASK_VIEWED)] == [
+        "matter_activity:task.*"
+    ]
     assert {s.name for s in bus.handlers_for(names.TASK_MOVED)} == {
-        "matter_activity",
+        "matter_activity:task.*",
         "live_board:task.moved",
     }

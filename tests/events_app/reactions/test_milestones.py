@@ -100,4 +100,6 @@ def test_deleting_the_last_open_task_completes_the_milestone(world: World) -> No
 
 def test_only_matter_activity_hears_milestone_events() -> None:
     for name in (names.MILESTONE_PROGRESS_CHANGED, names.MILESTONE_COMPLETED):
-        assert [s.name for s in bus.handlers_for(name)] == ["matter_activity"]
+        assert [s.name for s in bus.handlers_for(name)] == [
+            "matter_activity:milestone.*"
+        ]
