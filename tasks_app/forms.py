@@ -284,6 +284,11 @@ class PersonRoleForm(BaseForm):
 # --- logging in ------------------------------------------------------------------
 
 
+def login_failures_key(address: str, username: str) -> str:
+    """The cache key counting one name's failed logins from one address."""
+    return f"hl:login-failures:{address}:{username.lower()[:150]}"
+
+
 class LoginForm(AuthenticationForm):
     """Django's login form, refusing a name from an address after repeated
     failures (LOGIN_FAILURE_LIMIT in LOGIN_LOCKOUT_SECONDS), before it even
@@ -295,9 +300,9 @@ class LoginForm(AuthenticationForm):
     }
 
     def clean(self) -> dict[str, Any]:
-        username = (self.cleaned_data.get("username") or "").lower()[:150]
+        username = self.cleaned_data.get("username") or ""
         address = (self.request.META.get("REMOTE_ADDR") if self.request else "") or ""
-        key = f"hl:login-failures:{address}:{username}"
+        key = login_failures_key(address, username)
         limit = settings.LOGIN_FAILURE_LIMIT
         if username and (cache.get(key) or 0) >= limit:
             minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)

@@ -137,6 +137,17 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+@require_GET
+def home_matters(request: HttpRequest) -> HttpResponse:
+    """The home page's matters, again: after joining or leaving a team."""
+    return render(
+        request,
+        "tasks_app/partials/home_matters.html",
+        {"matters": selectors.matter_list_for_user(user=request.user)},
+    )
+
+
 # --- board ----------------------------------------------------------------------
 
 

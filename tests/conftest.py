@@ -32,6 +32,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_login_lockouts(settings):
+    """Failed logins are counted in the shared cache across tests: only the
+    test of the throttle itself sets a limit that can be reached."""
+    settings.LOGIN_FAILURE_LIMIT = 1_000_000
+
+
+@pytest.fixture(autouse=True)
 def _no_stray_event_store(settings):
     """Tests that do not ask for `event_store` must never touch a real store.
 

@@ -235,6 +235,15 @@ dispatched as a "hivelight:live" event on document.
       .catch(function () {});
   });
 
+  /* Joined or left a matter's team: the lists of matters on this page (the
+     home page's, the header menu) are fetched again. */
+  live.on("matters", function () {
+    if (window.htmx) window.htmx.trigger(document.body, "matters-changed");
+  });
+  live.on("resync", function () {
+    if (window.htmx) window.htmx.trigger(document.body, "matters-changed");
+  });
+
   hivelight.toast = toast;
 
   if (!("WebSocket" in window) || !document.body.dataset.liveUrl) return;

@@ -205,6 +205,53 @@ def test_wrong_password_shows_a_clear_error(client: Client, world: World) -> Non
     assert "did not match" in response.content.decode()
 
 
+def test_repeated_failed_logins_are_refused_for_a_while_without_more_events(
+    client: Client, world: World, settings
+) -> None:
+    from django.core.cache import cache
+
+    from events_app import names
+    from events_app.models import OutboxEvent
+    from tasks_app.forms import login_failures_key
+
+    settings.LOGIN_FAILURE_LIMIT = 3
+    # The count lives in the shared cache: start from none.
+    cache.delete(login_failures_key("127.0.0.1", "alice"))
+    failed = OutboxEvent.objects.filter(name=names.USER_LOGIN_FAILED)
+    for _ in range(3):
+        client.post(reverse("login"), {"username": "alice", "password": "guess"})
+    assert failed.count() == 3
+
+    blocked = client.post(
+        reverse("login"), {"username": "alice", "password": "correct-horse-battery"}
+    )
+
+    assert blocked.status_code == 200
+    assert "Too many failed logins" in blocked.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert failed.count() == 3  # refused before the password is even tried
+    other = Client().post(
+        reverse("login"), {"username": "bob", "password": "correct-horse-battery"}
+    )
+    assert other.status_code == 302  # only that name from that address waits
+
+
+def test_a_missing_page_is_the_products_own_even_with_debug_on(
+    client: Client, world: World, settings
+) -> None:
+    settings.DEBUG = True
+    client.force_login(world.walt)
+    for url in ("/no/such/page/", f"/matters/{world.walled.pk}/", "/tasks/999999/"):
+        response = client.get(url)
+        body = response.content.decode()
+        assert response.status_code == 404, url
+        assert "There is nothing here" in body
+        assert "URLconf" not in body and "api/events/" not in body
+    denied = client.get("/people/")
+    assert denied.status_code == 403
+    assert "Only firm admins manage people." in denied.content.decode()
+
+
 def test_logout_is_a_post_and_ends_the_session(as_user, world: World) -> None:
     client = as_user(world.alice)
 
@@ -1399,6 +1446,28 @@ def test_admin_refuses_an_assignee_outside_the_wall(
     assert "Carol King cannot see this matter." in response.content.decode()
     walled_task.refresh_from_db()
     assert walled_task.assignee is None
+
+
+@pytest.mark.parametrize("into", ["matter", "other_matter"])
+def test_admin_cannot_move_a_task_across_a_wall_or_a_firm(
+    admin_client_: Client, world: World, walled_task: Task, into: str
+) -> None:
+    response = admin_client_.post(
+        f"/admin/tasks_app/task/{walled_task.pk}/change/",
+        {
+            "matter": getattr(world, into).pk,
+            "title": walled_task.title,
+            "status": "TODO",
+            "priority": "NORMAL",
+            "comments-TOTAL_FORMS": "0",
+            "comments-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "stays in the matter it was created in" in response.content.decode()
+    walled_task.refresh_from_db()
+    assert walled_task.matter == world.walled
 
 
 def test_admin_added_task_goes_to_the_bottom_of_its_column(

@@ -18,7 +18,16 @@ from django.utils import timezone
 
 from events_app.context import acting_as
 from tasks_app import services
-from tasks_app.models import Comment, Firm, Matter, Membership, Milestone, Task, User
+from tasks_app.models import (
+    Comment,
+    Firm,
+    Matter,
+    MatterMember,
+    Membership,
+    Milestone,
+    Task,
+    User,
+)
 
 DEMO_PASSWORD = "hivelight-demo"  # noqa: S105 - published on purpose, demo only
 ADMIN_USERNAME = "admin"
@@ -46,7 +55,9 @@ class MatterSpec:
     name: str
     client: str
     opened_by: str
-    restricted_to: list[str] | None = None
+    # Everyone on the team but the opener (a partner: its responsible partner).
+    team: list[str] = field(default_factory=list)
+    walled: bool = False
     milestones: list[tuple[str, int | None]] = field(default_factory=list)
     tasks: list[TaskSpec] = field(default_factory=list)
 
@@ -70,6 +81,7 @@ FIRMS = [
             ("bob", "Bob", "Stone", Role.ASSOCIATE),
             ("carol", "Carol", "King", Role.PARALEGAL),
             ("dora", "Dora", "Adeyemi", Role.FIRM_ADMIN),
+            ("cora", "Cora", "Lindqvist", Role.COMPLIANCE),
         ],
         matters=[
             MatterSpec(
@@ -77,6 +89,7 @@ FIRMS = [
                 name="Smith v Jones",
                 client="Smith Holdings Ltd",
                 opened_by="alice",
+                team=["bob", "carol"],
                 milestones=[("Pleadings", -10), ("Disclosure", 21), ("Trial", 120)],
                 tasks=[
                     TaskSpec(
@@ -135,7 +148,8 @@ FIRMS = [
                 name="Acquisition of Brightwater Mills",
                 client="Orchard Capital LLP",
                 opened_by="alice",
-                restricted_to=["alice", "bob"],
+                team=["bob"],
+                walled=True,
                 milestones=[("Due diligence", 10), ("Completion", 45)],
                 tasks=[
                     TaskSpec(
@@ -169,6 +183,7 @@ FIRMS = [
                 name="Employment tribunal: Patel",
                 client="Northwind Logistics",
                 opened_by="alice",
+                team=["bob", "carol"],
                 milestones=[("ET3 response", 7)],
                 tasks=[
                     TaskSpec(
@@ -206,6 +221,7 @@ FIRMS = [
                 name="Harbour lease renewal",
                 client="Quayside Cafés",
                 opened_by="nina",
+                team=["oliver"],
                 milestones=[("Heads of terms", 14)],
                 tasks=[
                     TaskSpec(
@@ -233,6 +249,7 @@ FIRMS = [
                 name="Estate of M. Kavanagh",
                 client="Kavanagh family",
                 opened_by="nina",
+                team=["oliver"],
                 tasks=[
                     TaskSpec("Apply for grant of probate", S.TODO, "nina", 15),
                     TaskSpec("Value the estate", S.IN_PROGRESS, "oliver", 25),
@@ -316,10 +333,21 @@ class Command(BaseCommand):
                     number=spec.number,
                     name=spec.name,
                     client_name=spec.client,
-                    is_restricted=spec.restricted_to is not None,
-                    members=[people[u] for u in spec.restricted_to or []],
+                    is_restricted=spec.walled,
+                    members=[people[u] for u in spec.team],
                 )
             self.created += 1
+        on_team = set(matter.team.values_list("user__username", flat=True))
+        for username in [spec.opened_by, *spec.team]:
+            if username not in on_team:
+                with acting_as(opener, source="shell"):
+                    services.team_member_add(
+                        actor=opener,
+                        matter_id=matter.pk,
+                        user=people[username],
+                        role=_team_role(people[username], opener),
+                    )
+                self.created += 1
 
         milestones = {}
         for name, due_in_days in spec.milestones:
@@ -379,11 +407,20 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"  {firm_spec.name}: {people}")
         self.stdout.write(f"  Site admin for /admin/: {ADMIN_USERNAME}")
-        walled = next(m for f in FIRMS for m in f.matters if m.restricted_to)
+        walled = next(m for f in FIRMS for m in f.matters if m.walled)
+        inside = [walled.opened_by, *walled.team]
         self.stdout.write(
             f"  {walled.number} {walled.name} is walled: only "
-            f"{' and '.join(walled.restricted_to or [])} can see it."
+            f"{' and '.join(inside)} can see it."
         )
+
+
+def _team_role(user: User, opener: User) -> str:
+    if user == opener:
+        return MatterMember.Role.RESPONSIBLE_PARTNER
+    if user.membership.role == Role.PARALEGAL:
+        return MatterMember.Role.PARALEGAL
+    return MatterMember.Role.ASSOCIATE
 
 
 def _days(today: dt.date, offset: int | None) -> dt.date | None:

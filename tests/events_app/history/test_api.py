@@ -432,6 +432,27 @@ def test_anonymous_callers_get_401_json_not_a_redirect(db):
             "prefix",
         ),
         ("/api/tasks/1/history/", {"cursor": "forged"}, "cursor"),
+        # Far dates: no overflow, no unpadded years; a 400 that says why.
+        ("/api/events/", {"from": "2023-03-01", "to": "9999-12-31"}, "between"),
+        ("/api/events/", {"from": "0001-01-01", "to": "0001-01-02"}, "between"),
+        (
+            "/api/events/",
+            {"from": "0999-12-31T23:00:00+05:00", "to": "2023-01-01"},
+            "between",
+        ),
+        ("/api/activity/daily/", {"from": "9999-12-30", "to": "9999-12-31"}, "between"),
+        ("/api/activity/daily/", {"from": "0001-01-01", "to": "0001-01-31"}, "between"),
+        # Names longer than any event name never reach the store.
+        (
+            "/api/events/",
+            {"from": "2023-03-01", "to": "2023-03-02", "names": "task." + "x" * 2000},
+            "event name",
+        ),
+        (
+            "/api/activity/daily/",
+            {"from": "2023-03-01", "to": "2023-03-02", "name_prefix": "a" * 1500},
+            "prefix",
+        ),
     ],
 )
 def test_bad_input_is_a_400_with_a_message(world, event_store, url, params, message):

@@ -307,6 +307,12 @@ def test_bad_search_input_is_a_400(world, event_store):
     assert client.get("/audit/export.csv?date_from=nope").status_code == 400
     assert client.get("/audit/?cursor=forged").status_code == 400
     assert client.get("/audit/export.xlsx").status_code == 404
+    for far in (
+        "date_from=0001-01-01&date_to=0001-01-02",
+        "date_from=2023-01-01&date_to=9999-12-31",
+    ):
+        assert client.get(f"/audit/?{far}").status_code == 400
+        assert client.get(f"/audit/export.csv?{far}").status_code == 400
 
 
 def test_the_audit_view_says_so_when_the_store_is_down(world):

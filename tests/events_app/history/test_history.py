@@ -391,3 +391,27 @@ def test_a_store_that_cannot_be_reached_is_a_503_with_a_message(world):
 
     assert response.status_code == 503
     assert "unavailable" in response.content.decode()
+
+
+def test_a_deleted_comment_reads_as_deleted_except_to_compliance_officers(
+    world, connie, pipeline
+):
+    with pipeline():
+        task = make_task(world.matter, "Settlement", actor=world.alice)
+        with acting_as(world.bob, source="web"):
+            comment = services.comment_create(
+                actor=world.bob, task_id=task.pk, body="Client will accept 70k"
+            )
+            services.comment_delete(actor=world.bob, comment_id=comment.pk)
+
+    page = client_for(world.alice).get(f"/tasks/{task.pk}/history/").content.decode()
+    api = client_for(world.alice).get(f"/api/tasks/{task.pk}/history/").content.decode()
+    audit = (
+        client_for(world.dora).get(f"/audit/history/task/{task.pk}/").content.decode()
+    )
+    officer = client_for(connie).get(f"/audit/history/task/{task.pk}/").content.decode()
+
+    for reader in (page, api, audit):
+        assert "70k" not in reader
+    assert "comment deleted" in page
+    assert "70k" in officer  # the record keeps it, for compliance

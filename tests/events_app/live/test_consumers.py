@@ -57,6 +57,24 @@ async def test_a_socket_from_another_site_is_refused(keys: dict[str, str]) -> No
     assert not connected
 
 
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"https://testserver",  # another scheme
+        b"http://testserver:8443",  # another port
+        b"http://testserver.evil.test",
+        b"null",
+        b"",
+    ],
+)
+@run_async
+async def test_only_this_sites_own_origin_opens_a_socket(
+    keys: dict[str, str], origin: bytes
+) -> None:
+    _, connected = await open_socket(keys["alice"], origin=origin)
+    assert not connected
+
+
 @run_async
 async def test_a_logged_in_socket_hears_its_users_notifications_only(
     world: World, keys: dict[str, str]
@@ -176,6 +194,12 @@ async def test_unsubscribing_stops_a_boards_messages(
         ('{"subscribe": "matter", "id": -4}', "'id', a positive whole number"),
         ('{"subscribe": "activity", "id": 4}', "'user_id', a positive whole number"),
         ("x" * 3000, "at most 2000 characters"),
+        # Lists and objects where a name is expected: an error, not a crash.
+        ('{"subscribe": ["matter"], "id": 1}', "Unknown subscription"),
+        ('{"subscribe": {"a": 1}, "id": 1}', "Unknown subscription"),
+        ('{"unsubscribe": [], "id": 1}', "Unknown subscription"),
+        ('{"subscribe": "matter", "id": [1]}', "'id', a positive whole number"),
+        ('{"subscribe": "matter", "id": {"x": 1}}', "'id', a positive whole number"),
     ],
 )
 @run_async
@@ -230,6 +254,26 @@ async def test_someone_walled_off_while_subscribed_stops_hearing_the_board(
     assert await bob.receive_json_from(timeout=5) == {"kind": "revoked", "group": group}
     await send_to_matter(world.walled.pk, {"kind": "board", "task_id": 10})
     assert await bob.receive_nothing(timeout=0.3)
+    await bob.disconnect()
+
+
+@run_async
+async def test_board_messages_queued_behind_a_revocation_never_reach_the_socket(
+    world: World, keys: dict[str, str], monkeypatch: Any
+) -> None:
+    bob, _ = await open_hello(keys["bob"])
+    await request(bob, {"subscribe": "matter", "id": world.walled.pk})
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.0)
+    await sync_to_async(world.walled.members.remove)(world.bob)
+
+    # Queued at once: the first one's check revokes, the rest were already
+    # on their way to this socket's channel.
+    for task_id in range(20, 26):
+        await send_to_matter(world.walled.pk, {"kind": "board", "task_id": task_id})
+
+    group = live.matter_group(world.walled.pk)
+    assert await bob.receive_json_from(timeout=5) == {"kind": "revoked", "group": group}
+    assert await bob.receive_nothing(timeout=0.5)
     await bob.disconnect()
 
 
