@@ -89,6 +89,11 @@ class Notification(models.Model):
         COMMENTED = "commented", "Commented"
         HANDED_OVER = "handed_over", "Handed to you"
         AUDITED = "audited", "Record read"
+        REVIEW_REQUESTED = "review_requested", "Review requested"
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        COMPLETED = "completed", "Completed"
+        REMINDER = "reminder", "Reminder"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -145,6 +150,74 @@ class NotificationPreference(models.Model):
     email_on_mention = models.BooleanField(
         default=True, help_text="Email me when someone @mentions me in a comment."
     )
+    email_on_review = models.BooleanField(
+        default=True,
+        help_text="Email me when my review is asked for, or my work is approved "
+        "or returned.",
+    )
+    email_on_completion = models.BooleanField(
+        default=False,
+        help_text="Email me when a task I created or watch is completed.",
+    )
+    email_on_reminder = models.BooleanField(
+        default=True, help_text="Email me when a task of mine is due or overdue."
+    )
+    email_digest = models.BooleanField(
+        default=True,
+        help_text="A morning email: due today, overdue, waiting for my review.",
+    )
 
     def __str__(self) -> str:
         return f"Notification preferences of {self.user_id}"
+
+
+class ReminderSent(models.Model):
+    """A due-date reminder went out: at most one per task, due date and kind.
+
+    The unique constraint makes the scheduled job idempotent across reruns
+    and worker restarts; a changed due date is a new reminder.
+    """
+
+    class Kind(models.TextChoices):
+        DUE_SOON = "due_soon", "Due tomorrow"
+        OVERDUE = "overdue", "Overdue"
+        ESCALATED = "escalated", "Overdue, told to the responsible partner"
+
+    task = models.ForeignKey(
+        "tasks_app.Task", on_delete=models.CASCADE, related_name="+"
+    )
+    due_date = models.DateField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    event_id = models.UUIDField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "due_date", "kind"], name="reminder_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.task_id} {self.due_date}"
+
+
+class DigestSent(models.Model):
+    """A person's morning digest for one of their local days went out."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    local_date = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "local_date"], name="digest_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"digest {self.user_id} {self.local_date}"

@@ -22,6 +22,14 @@ TASK_MOVED = "task.moved"
 TASK_MILESTONE_CHANGED = "task.milestone_changed"
 TASK_DELETED = "task.deleted"
 TASK_VIEWED = "task.viewed"
+# Review: asked for when the work moves to In review with a reviewer (a
+# field change, from the diff); approving and returning are acts (services).
+TASK_REVIEW_REQUESTED = "task.review_requested"
+TASK_APPROVED = "task.approved"
+TASK_CHANGES_REQUESTED = "task.changes_requested"
+# Reminders: the system's, by the scheduled job (actor `system`).
+TASK_DUE_SOON = "task.due_soon"
+TASK_OVERDUE = "task.overdue"
 
 COMMENT_ADDED = "comment.added"
 COMMENT_EDITED = "comment.edited"
@@ -42,6 +50,7 @@ MATTER_WALL_CHANGED = "matter.wall_changed"
 MATTER_MEMBER_ADDED = "matter.member_added"
 MATTER_MEMBER_REMOVED = "matter.member_removed"
 MATTER_MEMBER_ROLE_CHANGED = "matter.member_role_changed"
+ROADMAP_APPLIED = "roadmap.applied"
 
 USER_LOGGED_IN = "user.logged_in"
 USER_LOGGED_OUT = "user.logged_out"
@@ -89,7 +98,7 @@ def is_counted(name: str) -> bool:
 HIDDEN_FROM_FEEDS = frozenset({TASK_MOVED, TASK_VIEWED})
 
 # Families whose events belong to a matter (its feed, its "last activity").
-MATTER_FAMILIES = ("task", "comment", "milestone", "matter", "audit")
+MATTER_FAMILIES = ("task", "comment", "milestone", "matter", "audit", "roadmap")
 
 STATUS_CHANGES = frozenset(
     {TASK_STARTED, TASK_COMPLETED, TASK_REOPENED, TASK_STATUS_CHANGED}
@@ -100,6 +109,9 @@ STATUS_CHANGES = frozenset(
 # The `context.reason` of tasks handed on together: their assignees hear of
 # it once, from the `user.tasks_handed_over` event, not once per task.
 HANDOVER_REASON = "handover"
+# The `context.reason` of a completion that is a reviewer's approval: the
+# assignee hears of the approval, not of the completion as well.
+APPROVAL_REASON = "approved in review"
 
 # Notified to people (reactions/assignment.py and comments.py say to whom).
 ASSIGNMENT_NOTIFIED = frozenset({TASK_CREATED, TASK_ASSIGNED, TASK_UNASSIGNED})

@@ -6,7 +6,7 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -25,6 +25,12 @@ class Firm(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     timezone = models.CharField(
         max_length=64, default="Europe/London", validators=[validate_timezone]
+    )
+    overdue_escalation_days = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MaxValueValidator(365)],
+        help_text="Days a task may be overdue before its matter's responsible "
+        "partner hears of it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -291,6 +297,14 @@ class Task(TrackedModel):
         on_delete=models.SET_NULL,
         related_name="assigned_tasks",
     )
+    # Who reviews the work when it moves to In review: one of the matter's team.
+    reviewer = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reviewing_tasks",
+    )
     due_date = models.DateField(null=True, blank=True)
     # Fractional-index key ([0-9a-z], compared bytewise); see tasks_app.ranking.
     rank = models.CharField(max_length=64)
@@ -317,7 +331,16 @@ class Task(TrackedModel):
         errors: dict[str, str] = {}
         if self.title is not None and not self.title.strip():
             errors["title"] = "A task needs a title."
-        loaded = loaded_image(self)
+        loaded = loaded_image(self) or {}
+        if (
+            self.reviewer_id
+            and self.matter_id
+            and self.reviewer_id != loaded.get("reviewer_id")
+            and not MatterMember.objects.filter(
+                matter_id=self.matter_id, user_id=self.reviewer_id, user__is_active=True
+            ).exists()
+        ):
+            errors["reviewer"] = "The reviewer must be on the matter's team."
         if loaded and loaded.get("matter_id") not in (None, self.matter_id):
             # A task never changes matter: that would carry it across a wall
             # or into another firm.
@@ -380,3 +403,143 @@ class TaskWatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} watches {self.task_id}"
+
+
+# --- roadmaps: plans of milestones and tasks a matter starts from --------------------
+
+
+class Roadmap(models.Model):
+    """A firm's named plan of milestones and tasks (a civil claim, a tribunal
+    claim...), applied to a matter to start it from the same steps."""
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="roadmaps")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=5_000)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firm", "name"], name="roadmap_name_per_firm"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("roadmap", args=[self.pk])
+
+
+class RoadmapMilestone(models.Model):
+    """A milestone of a roadmap, due a number of days after it is applied."""
+
+    roadmap = models.ForeignKey(
+        Roadmap, on_delete=models.CASCADE, related_name="milestones"
+    )
+    name = models.CharField(max_length=200)
+    due_offset_days = models.IntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-3650), MaxValueValidator(3650)],
+        help_text="Days after the day the roadmap is applied; blank: no date.",
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["roadmap", "name"], name="roadmap_milestone_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoadmapTask(models.Model):
+    """A task of a roadmap: what, who by default, how urgent, when."""
+
+    class DueFrom(models.TextChoices):
+        APPLIED = "APPLIED", "the day the roadmap is applied"
+        MILESTONE = "MILESTONE", "its milestone's date"
+
+    roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="tasks")
+    milestone = models.ForeignKey(
+        RoadmapMilestone,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=20_000)
+    default_role = models.CharField(
+        max_length=24, choices=MatterMember.Role.choices, blank=True
+    )
+    default_person = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    priority = models.CharField(
+        max_length=10, choices=Task.Priority.choices, default=Task.Priority.NORMAL
+    )
+    due_offset_days = models.IntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-3650), MaxValueValidator(3650)],
+    )
+    due_from = models.CharField(
+        max_length=10, choices=DueFrom.choices, default=DueFrom.APPLIED
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.milestone_id and self.milestone.roadmap_id != self.roadmap_id:
+            errors["milestone"] = "That milestone belongs to another roadmap."
+        if self.due_from == self.DueFrom.MILESTONE and not self.milestone_id:
+            errors["due_from"] = "Choose a milestone to count from."
+        if (
+            self.default_person_id
+            and self.roadmap_id
+            and not Membership.objects.filter(
+                user_id=self.default_person_id, firm_id=self.roadmap.firm_id
+            ).exists()
+        ):
+            errors["default_person"] = "Only people of the roadmap's firm."
+        if errors:
+            raise ValidationError(errors)
+
+
+class RoadmapApplication(models.Model):
+    """A roadmap was applied to a matter (applying it again asks first)."""
+
+    roadmap = models.ForeignKey(
+        Roadmap, on_delete=models.CASCADE, related_name="applications"
+    )
+    matter = models.ForeignKey(
+        Matter, on_delete=models.CASCADE, related_name="roadmap_applications"
+    )
+    applied_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.roadmap} on {self.matter}"

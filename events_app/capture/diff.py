@@ -99,7 +99,10 @@ def task_events(old: Image | None, new: Image | None) -> list[Draft]:
     if old is None and new is None:
         return []
     if old is None:
-        return _drafts(new, [names.TASK_CREATED], _initial_fields(new))
+        created = [names.TASK_CREATED]
+        if _review_requested({"status": [None, new.get("status")]}, new):
+            created.append(names.TASK_REVIEW_REQUESTED)
+        return _drafts(new, created, _initial_fields(new))
     if new is None:
         return _drafts(old, [names.TASK_DELETED], _final_fields(old))
     changes = changed_fields(old, new)
@@ -116,11 +119,22 @@ def task_events(old: Image | None, new: Image | None) -> list[Draft]:
         )
     if "milestone" in changes:
         found.append(names.TASK_MILESTONE_CHANGED)
+    if _review_requested(changes, new):
+        found.append(names.TASK_REVIEW_REQUESTED)
     if changes.keys() - {"status", "assignee", "milestone", "rank"}:
         found.append(names.TASK_UPDATED)
     if "rank" in changes and "status" not in changes:
         found.append(names.TASK_MOVED)
     return _drafts(new, found, changes)
+
+
+def _review_requested(changes: dict[str, list[Any]], new: Image) -> bool:
+    """In review with a reviewer, having just moved there or got that reviewer."""
+    return (
+        new.get("status") == "IN_REVIEW"
+        and bool(new.get("reviewer"))
+        and ("status" in changes or "reviewer" in changes)
+    )
 
 
 def comment_events(old: Image | None, new: Image | None) -> list[Draft]:

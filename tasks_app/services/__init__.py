@@ -34,6 +34,7 @@ from tasks_app.services.people import (
     person_reactivate,
     person_set_role,
 )
+from tasks_app.services.review import task_approve, task_request_changes
 from tasks_app.services.tasks import (
     TASK_EDITABLE_FIELDS,
     task_assign,
@@ -63,10 +64,12 @@ __all__ = [
     "person_deactivate",
     "person_reactivate",
     "person_set_role",
+    "task_approve",
     "task_assign",
     "task_create",
     "task_delete",
     "task_move",
+    "task_request_changes",
     "task_unwatch",
     "task_update",
     "task_watch",

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
+from events_app.context import acting_as, current
 from tasks_app import selectors
-from tasks_app.models import Comment, Matter, Membership, Milestone, Task, User
+from tasks_app.models import (
+    Comment,
+    Matter,
+    MatterMember,
+    Membership,
+    Milestone,
+    Task,
+    User,
+)
 
 
 def require_member(actor: User) -> Membership:
@@ -48,6 +60,18 @@ def check_assignee(*, matter: Matter, assignee: User | None) -> None:
         )
 
 
+def check_reviewer(*, matter: Matter, reviewer: User | None) -> None:
+    """A reviewer is an active member of the matter's team (so inside its wall)."""
+    if reviewer is None:
+        return
+    if not MatterMember.objects.filter(
+        matter=matter, user=reviewer, user__is_active=True
+    ).exists():
+        raise ValidationError(
+            {"reviewer": f"{reviewer.display_name} is not on this matter's team."}
+        )
+
+
 def check_milestone(*, matter: Matter, milestone: Milestone | None) -> None:
     if milestone is not None and milestone.matter_id != matter.pk:
         raise ValidationError(
@@ -67,3 +91,20 @@ def check_text_length(model: type[Task | Comment], field: str, value: str) -> No
         raise ValidationError(
             {field: f"At most {limit:,} characters, not {len(value):,}."}
         )
+
+
+@contextlib.contextmanager
+def consequence(actor: User, *, caused_by: str, reason: str) -> Iterator[None]:
+    """Writes inside are a consequence of an act: their events say which
+    (`context.caused_by`) and why (`context.reason`), keeping the request's
+    own source, id and tab."""
+    ctx = current()
+    with acting_as(
+        actor,
+        source=ctx.source,
+        request_id=ctx.request_id,
+        client_id=ctx.client_id,
+        caused_by=caused_by,
+        reason=reason,
+    ):
+        yield

@@ -18,9 +18,9 @@ from django.core.exceptions import ValidationError
 
 from events_app import names
 from events_app.capture.records import record
-from events_app.context import acting_as, current
 from tasks_app import selectors
 from tasks_app.models import Matter, MatterMember, Task, User
+from tasks_app.services.common import consequence
 
 
 @dataclass
@@ -141,13 +141,8 @@ def handover_apply(
             ],
         },
     )
-    ctx = current()
-    with acting_as(
-        actor,
-        source=ctx.source,
-        request_id=ctx.request_id,
-        caused_by=summary["id"],
-        reason=f"{names.HANDOVER_REASON}: {cause}",
+    with consequence(
+        actor, caused_by=summary["id"], reason=f"{names.HANDOVER_REASON}: {cause}"
     ):
         for line in plan:
             successor = chosen[line.matter.pk]

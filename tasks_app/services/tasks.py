@@ -19,6 +19,7 @@ from tasks_app.models import Matter, Milestone, Task, User
 from tasks_app.services.common import (
     check_assignee,
     check_milestone,
+    check_reviewer,
     check_status,
     check_text_length,
     lock_task,
@@ -31,9 +32,12 @@ TASK_EDITABLE_FIELDS = (
     "status",
     "priority",
     "assignee",
+    "reviewer",
     "due_date",
     "milestone",
 )
+# Editable fields that point at another row (set by instance, compared by id).
+_RELATIONS = ("assignee", "reviewer", "milestone")
 
 
 def _column_ranks(*, matter_id: int, status: str, exclude_id: int | None) -> Any:
@@ -99,12 +103,14 @@ def task_create(
     assignee: User | None = None,
     due_date: dt.date | None = None,
     milestone: Milestone | None = None,
+    reviewer: User | None = None,
 ) -> Task:
     matter = selectors.matter_get_for_user(user=actor, matter_id=matter_id)
     require_open(matter)
     check_status(status)
     check_text_length(Task, "description", description)
     check_assignee(matter=matter, assignee=assignee)
+    check_reviewer(matter=matter, reviewer=reviewer)
     check_milestone(matter=matter, milestone=milestone)
     # Lock the matter row so concurrent appends to a column get distinct keys.
     Matter.objects.select_for_update().filter(pk=matter.pk).first()
@@ -115,6 +121,7 @@ def task_create(
         status=status,
         priority=priority,
         assignee=assignee,
+        reviewer=reviewer,
         due_date=due_date,
         milestone=milestone,
         rank=_rank_at_end_of_short_column(
@@ -140,6 +147,10 @@ def task_update(*, actor: User, task_id: int, **changes: Any) -> Task:
         check_status(changes["status"])
     if "assignee" in changes:
         check_assignee(matter=task.matter, assignee=changes["assignee"])
+    if changes.get("reviewer") is not None and (
+        changes["reviewer"].pk != task.reviewer_id
+    ):
+        check_reviewer(matter=task.matter, reviewer=changes["reviewer"])
     if "milestone" in changes:
         check_milestone(matter=task.matter, milestone=changes["milestone"])
     if "title" in changes:
@@ -151,10 +162,10 @@ def task_update(*, actor: User, task_id: int, **changes: Any) -> Task:
 
     fields = []
     for field, value in changes.items():
-        attname = f"{field}_id" if field in ("assignee", "milestone") else field
+        attname = f"{field}_id" if field in _RELATIONS else field
         current = getattr(task, attname)
-        new = value.pk if field in ("assignee", "milestone") and value else value
-        if field in ("assignee", "milestone") and not value:
+        new = value.pk if field in _RELATIONS and value else value
+        if field in _RELATIONS and not value:
             new = None
         if current != new:
             setattr(task, attname, new)
