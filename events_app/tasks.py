@@ -81,7 +81,7 @@ def send_notification_email(notification_id: int) -> bool:
     return email.send(notification_id)
 
 
-# Routed to the `webhooks` queue (settings.CELERY_TASK_ROUTES). No Celery
+# Routed to the `outbound` queue (settings.CELERY_TASK_ROUTES). No Celery
 # retry: `attempts.deliver` records each attempt and schedules the next.
 @shared_task(name=attempts.DELIVER_TASK, acks_late=True, ignore_result=True)
 def deliver_webhook(delivery_id: int) -> str:
@@ -98,6 +98,7 @@ def webhook_sweep() -> int:
     return count
 
 
+# Routed to the `outbound` queue too: a slow AWS holds no relay worker.
 @shared_task(name=eventbridge.PUBLISH_TASK, acks_late=True, ignore_result=True)
 def eventbridge_publish() -> dict[str, int]:
     """Put due entries on EventBridge (after each relay batch, and from beat)."""

@@ -187,10 +187,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("EVENTBRIDGE_SWEEP_SECONDS", default=30.0),
     },
 }
-# Webhook deliveries wait on other people's servers: they have a queue (and
-# workers) of their own, so a slow receiver never holds up the relay or the
-# reactions. See README.md, "Processes".
-CELERY_TASK_ROUTES = {"events_app.tasks.deliver_webhook": {"queue": "webhooks"}}
+# Webhook deliveries and EventBridge puts wait on other people's servers:
+# they have a queue (and workers) of their own, `outbound`, so a slow
+# receiver never holds up the relay or the reactions. See README.md.
+CELERY_TASK_ROUTES = {
+    "events_app.tasks.deliver_webhook": {"queue": "outbound"},
+    "events_app.tasks.eventbridge_publish": {"queue": "outbound"},
+}
 
 # Events stored and published per relay batch (one DynamoDB transaction holds
 # up to 100 items, so a batch is written as several transactions).
