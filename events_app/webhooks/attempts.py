@@ -183,9 +183,7 @@ def _claim(delivery_id: int) -> Claim | str:
             _retry_after_commit(row.pk, wait)
             return "busy"
         row.lease_until = now + lease_length()
-        if row.attempts == 0:
-            row.first_attempt_at = now
-        row.save(update_fields=["lease_until", "first_attempt_at"])
+        row.save(update_fields=["lease_until"])
         secrets = [endpoint.secret]
         if (
             endpoint.previous_secret
@@ -244,6 +242,8 @@ def _record(claim: Claim, result: http.Result, started: dt.datetime) -> str:
         if row.lease_until != claim.lease_until or row.status != Status.PENDING:
             # The lease lapsed and another attempt took over: it decides.
             return "superseded"
+        if row.attempts == 0:
+            row.first_attempt_at = started
         row.attempts += 1
         row.lease_until = None
         row.last_attempt_at = started
