@@ -42,6 +42,7 @@ class Request:
     body: bytes
     received_at: float
     verified: bool
+    received_at_wall: float = 0.0
     verify_error: str = ""
 
     @property
@@ -126,7 +127,13 @@ class Receiver:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         verified, error = self._verify(handler.path, body, headers)
         request = Request(
-            handler.path, headers, body, time.monotonic(), verified, error
+            path=handler.path,
+            headers=headers,
+            body=body,
+            received_at=time.monotonic(),
+            verified=verified,
+            verify_error=error,
+            received_at_wall=time.time(),
         )
         with self.lock:
             self.requests.append(request)
