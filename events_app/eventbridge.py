@@ -67,7 +67,7 @@ def client() -> Any:
                 config=Config(
                     connect_timeout=2,
                     read_timeout=5,
-                    retries={"max_attempts": 2, "mode": "standard"},
+                    retries={"total_max_attempts": 2, "mode": "standard"},
                 ),
             )
         return _clients[key]
