@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +59,11 @@ COUNTDOWN_LIMIT = dt.timedelta(minutes=15)
 # The sweeper publishes rows overdue by this much (their own task was lost).
 SWEEP_GRACE = dt.timedelta(seconds=60)
 SWEEP_LIMIT = 1000
-# How long a delivery waits when its endpoint has enough attempts in flight.
-BUSY_WAIT_SECONDS = (0.5, 2.0)
+# How long a delivery waits when its endpoint has enough attempts in flight
+# (a run in flight usually sends it first, see `deliver`).
+BUSY_WAIT_SECONDS = (1.0, 3.0)
+# How long one task run goes on with its endpoint's next due deliveries.
+DRAIN_SECONDS = 10.0
 WALLED = (
     "Withheld: the matter is behind an ethical wall, and this endpoint does "
     "not take events of walled matters."
@@ -131,8 +135,51 @@ class Claim:
     lease_until: dt.datetime
 
 
-def deliver(delivery_id: int) -> str:
-    """Make one attempt if the delivery is due; say what happened."""
+def deliver(delivery_id: int, *, drain_seconds: float | None = None) -> str:
+    """Make one attempt if the delivery is due; say what happened.
+
+    While attempts succeed, the same run goes on with the endpoint's next due
+    deliveries for up to `drain_seconds` (DRAIN_SECONDS): a slot the in-flight
+    cap gives an endpoint keeps working through its backlog instead of each
+    waiting delivery polling for a free slot. A failure ends the run: a
+    receiver that is down is not sent the whole backlog at once.
+    """
+    outcome = _attempt(delivery_id)
+    if outcome != Status.DELIVERED:
+        return outcome
+    endpoint_id = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .values_list("endpoint_id", flat=True)
+        .first()
+    )
+    deadline = time.monotonic() + (
+        DRAIN_SECONDS if drain_seconds is None else drain_seconds
+    )
+    while endpoint_id is not None and time.monotonic() < deadline:
+        next_id = _next_due(endpoint_id)
+        if next_id is None:
+            break
+        step = _attempt(next_id)
+        if step not in (Status.DELIVERED, "in flight"):
+            break
+    return outcome
+
+
+def _next_due(endpoint_id: int) -> int | None:
+    return (
+        WebhookDelivery.objects.filter(
+            endpoint_id=endpoint_id,
+            status=Status.PENDING,
+            next_attempt_at__lte=timezone.now(),
+            lease_until__isnull=True,
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _attempt(delivery_id: int) -> str:
     claim = _claim(delivery_id)
     if isinstance(claim, str):
         return claim
@@ -157,10 +204,16 @@ def _claim(delivery_id: int) -> Claim | str:
     if endpoint_id is None:
         return "gone"
     now = timezone.now()
+    # Read, not locked: every attempt of an endpoint locking its row would
+    # queue them all behind each other. Only the delivery is locked, so two
+    # copies of one task cannot both claim it.
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        return "gone"
     with transaction.atomic():
-        # Endpoint, then delivery: the order every writer of both uses.
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
-        row = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        row = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if row is None:
+            return "gone"
         if row.status != Status.PENDING:
             return row.status
         if row.lease_until is not None and row.lease_until > now:
@@ -173,6 +226,8 @@ def _claim(delivery_id: int) -> Claim | str:
         if _withheld(row, endpoint):
             _give_up(row, WALLED, now)
             return Status.FAILED
+        # Counted without a lock: two claims at the same instant may both pass,
+        # so the cap is approximate, which is enough to share the workers.
         in_flight = WebhookDelivery.objects.filter(
             endpoint_id=endpoint.pk, status=Status.PENDING, lease_until__gt=now
         ).count()
@@ -225,11 +280,31 @@ def _give_up(row: WebhookDelivery, reason: str, now: dt.datetime) -> None:
 def _record(claim: Claim, result: http.Result, started: dt.datetime) -> str:
     now = timezone.now()
     with transaction.atomic():
-        row = WebhookDelivery.objects.filter(pk=claim.delivery_id).first()
-        if row is None:  # the endpoint was deleted meanwhile
+        endpoint_id = (
+            WebhookDelivery.objects.filter(pk=claim.delivery_id)
+            .values_list("endpoint_id", flat=True)
+            .first()
+        )
+        if endpoint_id is None:  # the endpoint was deleted meanwhile
             return "gone"
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=row.endpoint_id)
-        row = WebhookDelivery.objects.select_for_update().get(pk=claim.delivery_id)
+        # A failure may change the endpoint (failing since, turned off): then
+        # it is locked first, the order every writer of both uses (deleting
+        # an endpoint locks it, then deletes its deliveries). A success only
+        # clears `failing_since`, with a conditional UPDATE and no lock.
+        endpoint = (
+            WebhookEndpoint.objects.select_for_update(no_key=True)
+            .filter(pk=endpoint_id)
+            .first()
+            if not result.succeeded
+            else WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+        )
+        row = (
+            WebhookDelivery.objects.select_for_update()
+            .filter(pk=claim.delivery_id)
+            .first()
+        )
+        if endpoint is None or row is None:
+            return "gone"
         WebhookAttempt.objects.create(
             delivery=row,
             started_at=started,
@@ -264,8 +339,9 @@ def _next_step(
         row.status = Status.DELIVERED
         row.delivered_at = now
         if not row.is_test and endpoint.failing_since is not None:
-            endpoint.failing_since = None
-            endpoint.save(update_fields=["failing_since"])
+            WebhookEndpoint.objects.filter(
+                pk=endpoint.pk, failing_since__isnull=False
+            ).update(failing_since=None)
         return Status.DELIVERED
     if result.status_code == 410:
         row.status = Status.FAILED
