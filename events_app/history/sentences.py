@@ -383,6 +383,21 @@ _SENTENCES: dict[str, _Sentence] = {
     names.USER_LOGGED_IN: lambda who, label, e: f"{who} logged in",
     names.USER_LOGGED_OUT: lambda who, label, e: f"{who} logged out",
     names.USER_LOGIN_FAILED: lambda who, label, e: f"A login as {label} failed",
+    names.WEBHOOK_ENDPOINT_CREATED: lambda who, label, e: (
+        f"{who} added webhook endpoint {label}"
+    ),
+    names.WEBHOOK_ENDPOINT_UPDATED: lambda who, label, e: (
+        f"{who} changed webhook endpoint {label}"
+    ),
+    names.WEBHOOK_ENDPOINT_DELETED: lambda who, label, e: (
+        f"{who} deleted webhook endpoint {label}"
+    ),
+    names.WEBHOOK_SECRET_ROTATED: lambda who, label, e: (
+        f"{who} rotated the signing secret of webhook endpoint {label}"
+    ),
+    names.WEBHOOK_ENDPOINT_DISABLED: lambda who, label, e: (
+        f"Webhook endpoint {label} was turned off"
+    ),
 }
 
 

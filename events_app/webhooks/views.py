@@ -139,7 +139,9 @@ def webhook_toggle(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     services.endpoint_set_enabled(
         actor=request.user, endpoint_id=endpoint_id, is_enabled=turn_on
     )
-    messages.success(request, "Endpoint turned on." if turn_on else "Endpoint off.")
+    messages.success(
+        request, "Endpoint turned on." if turn_on else "Endpoint turned off."
+    )
     return redirect("webhook_detail", endpoint_id)
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from events_app import names
+from events_app.history.sentences import sentence_text
 from events_app.models import WebhookDelivery
 from events_app.webhooks import attempts, services
 from tests.events_app.bus_helpers import events_since, outbox_mark
@@ -95,6 +96,12 @@ def test_changes_are_recorded_for_the_firms_audit(world: World) -> None:
     assert {e["actor"]["id"] for e in events} == {world.dora.pk}
     assert events[0]["changes"]["url"] == [None, "http://127.0.0.1:9/hook"]
     assert events[1]["changes"] == {"enabled": [True, False]}
+    assert [sentence_text(e) for e in events] == [
+        "Dora Admin added webhook endpoint “Billing”",
+        "Dora Admin changed webhook endpoint “Billing”",
+        "Dora Admin rotated the signing secret of webhook endpoint “Billing”",
+        "Dora Admin deleted webhook endpoint “Billing”",
+    ]
     assert "whsec_" in str(events[2]["changes"]) and all(
         len(hint) < 15 for hint in events[2]["changes"]["secret"]
     )
