@@ -1,8 +1,10 @@
-"""Admin for the pipeline's rows: outbox, handler ledger, notifications.
+"""Admin for the pipeline's rows: outbox, handler ledger, notifications, webhooks.
 
 Outbox rows and ledger rows are written by the pipeline only; the admin
 shows them (what waits, what fails and why) but never edits them, since an
-edited outbox row would be stored as an event nobody made.
+edited outbox row would be stored as an event nobody made. Webhook
+endpoints are managed by firm admins in the app (events_app.webhooks, with
+its checks and audit trail); here support only looks, and never at secrets.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from events_app.models import (
+    EventBridgeEntry,
     HandlerRun,
     Notification,
     NotificationPreference,
     OutboxEvent,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -126,3 +131,39 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     search_fields = ("user__username",)
     raw_id_fields = ("user",)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "firm", "is_enabled", "failing_since", "created_at")
+    list_filter = ("is_enabled", "include_walled")
+    list_select_related = ("firm",)
+    search_fields = ("url", "description", "firm__name")
+    exclude = ("secret", "previous_secret")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "event_name",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    )
+    list_filter = ("status", "is_test", "event_name")
+    list_select_related = ("endpoint",)
+    search_fields = ("event_id",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(EventBridgeEntry)
+class EventBridgeEntryAdmin(ReadOnlyAdmin):
+    """What waits for EventBridge, and why (the last error)."""
+
+    list_display = ("__str__", "created_at", "sent_at", "attempts", "last_error")
+    search_fields = ("event_id",)
+    date_hierarchy = "created_at"
+    ordering = ("-seq",)

@@ -5,6 +5,11 @@ matching handler runs as its own Celery task with retries, so one failing
 handler never blocks another. `run` applies a handler at most once per event:
 its ledger row is written in the same transaction as the handler's database
 effects, so a retried or redelivered event changes nothing twice.
+
+Targets (`add_target`) hear each dispatched batch as a whole, inside the
+dispatcher's transaction: the webhook fan-out and the EventBridge forwarder
+write their rows there, so an event marked dispatched always has them. A
+target only writes rows; whatever it sends out waits for the commit.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ logger = logging.getLogger(__name__)
 RUN_HANDLER_TASK = "events_app.tasks.run_handler"
 
 Handler = Callable[[dict[str, Any]], None]
+Target = Callable[[list[dict[str, Any]]], None]
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class Subscription:
 
 
 _registry: dict[str, Subscription] = {}
+_targets: dict[str, Target] = {}
 
 
 def subscribe(pattern: str, *, name: str | None = None) -> Callable[[Handler], Handler]:
@@ -50,22 +57,36 @@ def subscribe(pattern: str, *, name: str | None = None) -> Callable[[Handler], H
     return decorator
 
 
+def add_target(name: str, target: Target) -> None:
+    """Hand every dispatched batch to `target`, in the dispatcher's transaction."""
+    _targets[name] = target
+
+
 def subscriptions() -> list[Subscription]:
     return list(_registry.values())
 
 
+def matches(pattern: str, event_name: str) -> bool:
+    """The bus's pattern rule: `task.completed`, `task.*`, `*` (fnmatch)."""
+    return fnmatch.fnmatchcase(event_name, pattern)
+
+
 def handlers_for(event_name: str) -> list[Subscription]:
-    return [s for s in _registry.values() if fnmatch.fnmatchcase(event_name, s.pattern)]
+    return [s for s in _registry.values() if matches(s.pattern, event_name)]
 
 
 def dispatch(events: Iterable[dict[str, Any]]) -> int:
-    """Enqueue one Celery task per (event, matching handler). Returns how many."""
+    """Enqueue one Celery task per (event, matching handler), then hand the
+    batch to the targets. Returns how many tasks were enqueued."""
+    batch = list(events)
     run_handler = app.signature(RUN_HANDLER_TASK)
     sent = 0
-    for event in events:
+    for event in batch:
         for sub in handlers_for(event["name"]):
             run_handler.apply_async(args=(sub.name, event))
             sent += 1
+    for target in _targets.values():
+        target(batch)
     return sent
 
 

@@ -31,6 +31,13 @@ def firm_key(firm_id: int | None) -> str:
     return f"f_{firm_id}" if firm_id is not None else "f_none"
 
 
+def firm_id_of(key: str | None) -> int | None:
+    """`f_12` -> 12; `f_none` (or anything else) -> None."""
+    if key and key.startswith("f_") and key[2:].isdigit():
+        return int(key[2:])
+    return None
+
+
 def isoformat(moment: dt.datetime) -> str:
     """An aware datetime as events carry it: UTC, microseconds, `Z` (sorts as
     text in time order)."""
@@ -76,3 +83,12 @@ def build(
     if parent is not None:
         event["parent"] = parent
     return event
+
+
+def public(event: dict[str, Any]) -> dict[str, Any]:
+    """The envelope as it leaves the app (the API, webhooks, EventBridge):
+    without `context.client_id`, the browser tab's live channel name."""
+    context = {
+        k: v for k, v in (event.get("context") or {}).items() if k != "client_id"
+    }
+    return {**event, "context": context}

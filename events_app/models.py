@@ -1,13 +1,21 @@
-"""The transactional outbox, the handlers' ledger, and notifications.
+"""The transactional outbox, the handlers' ledger, notifications, webhooks.
 
 An OutboxEvent row is written in the same transaction as the change it
 describes, so a rolled-back change leaves no event and a committed one is
 never lost: the relay stores it, then publishes it, and the sweeper retries
 rows that did not make it. Rows are kept after delivery (a short audit of
 what was relayed) and never dropped while undelivered.
+
+Beyond the app: a firm's webhook endpoints, one delivery row per (event,
+endpoint) with every attempt, and the entries waiting for Amazon
+EventBridge. Delivery rows and EventBridge entries are written in the
+relay's transaction, so a dispatched event never misses one.
 """
 
 from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
@@ -94,6 +102,7 @@ class Notification(models.Model):
         CHANGES_REQUESTED = "changes_requested", "Changes requested"
         COMPLETED = "completed", "Completed"
         REMINDER = "reminder", "Reminder"
+        WEBHOOK_DISABLED = "webhook_disabled", "Webhook turned off"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -169,6 +178,178 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"Notification preferences of {self.user_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where a firm wants its events sent: a URL, the names it wants, a secret.
+
+    Only the firm's admins manage it (events_app.webhooks). The secret signs
+    every delivery (Standard Webhooks); after a rotation the previous one
+    keeps signing too until `previous_secret_expires_at`, so receivers can
+    switch without losing a delivery. Secrets are kept as they are: signing
+    needs them, and they are never shown again after creation or rotation.
+    """
+
+    firm = models.ForeignKey(
+        "tasks_app.Firm", on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.CharField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True)
+    # Bus patterns (`task.completed`, `task.*`, `*`).
+    event_patterns = models.JSONField(default=list)
+    include_walled = models.BooleanField(
+        default=False,
+        help_text="Also send events of matters behind an ethical wall.",
+    )
+    is_enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # Since when every attempt has failed (None: the last one succeeded).
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["firm", "id"]
+        indexes = [models.Index(fields=["firm", "is_enabled"], name="webhook_firm")]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+    @property
+    def label(self) -> str:
+        """What people call it: the description, else the URL's host."""
+        return self.description or urlsplit(self.url).hostname or self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: sent until a 2xx, retried on a schedule.
+
+    The payload is the envelope as it will be sent; `webhook-id` is the
+    event's id, the same on every attempt and resend, so a receiver can
+    de-duplicate. An attempt in flight holds `lease_until`; a worker that
+    died mid-send lets the lease lapse and the sweeper sends again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_id = models.UUIDField()
+    event_name = models.CharField(max_length=64)
+    payload = models.JSONField()
+    is_test = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    # Attempts in this round (a resend starts a new round; WebhookAttempt
+    # rows keep them all).
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The first attempt of this round: the endpoint is turned off when a
+    # round ends with nothing succeeding on it since then.
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"], name="webhook_delivery_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="webhook_due",
+            ),
+            models.Index(fields=["endpoint", "-id"], name="webhook_recent"),
+            models.Index(
+                fields=["endpoint", "lease_until"],
+                condition=Q(lease_until__isnull=False),
+                name="webhook_in_flight",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} {self.event_id} -> {self.endpoint_id}"
+
+    @property
+    def payload_json(self) -> str:
+        return json.dumps(self.payload, indent=2, ensure_ascii=False)
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP attempt of a delivery, as the endpoint's page shows it."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    # The start of the receiver's answer, capped (WEBHOOK_RESPONSE_EXCERPT_CHARS).
+    response_excerpt = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} at {self.started_at}: {self.status_code}"
+
+
+class EventBridgeEntry(models.Model):
+    """A stored event waiting to be put on Amazon EventBridge (when configured).
+
+    Written in the relay's transaction; sent in batches of ten by a Celery
+    task after commit and by beat. An entry EventBridge refused (the whole
+    call or that entry alone) is tried again with a backoff, never dropped.
+    """
+
+    seq = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name_plural = "EventBridge entries"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "seq"],
+                condition=Q(sent_at__isnull=True),
+                name="eventbridge_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payload.get('name')} {self.event_id}"
 
 
 class ReminderSent(models.Model):

@@ -66,6 +66,16 @@ USER_TASKS_HANDED_OVER = "user.tasks_handed_over"
 # A compliance officer read the record of a walled matter they are outside of.
 AUDIT_WALLED_MATTER_VIEWED = "audit.walled_matter_viewed"
 
+# A firm admin's changes to the firm's webhook endpoints (an audit trail of
+# where the firm's events are sent), and the system turning one off.
+WEBHOOK_ENDPOINT_CREATED = "webhook.endpoint_created"
+WEBHOOK_ENDPOINT_UPDATED = "webhook.endpoint_updated"
+WEBHOOK_ENDPOINT_DELETED = "webhook.endpoint_deleted"
+WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"  # noqa: S105 (a name)
+WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
+# Sent to one endpoint by its "Send test event" button; never recorded.
+WEBHOOK_TEST = "webhook.test"
+
 ALL = frozenset(
     value
     for key, value in dict(globals()).items()
@@ -80,6 +90,9 @@ def family(name: str) -> str:
     """`task.completed` -> `task`."""
     return name.split(".", 1)[0]
 
+
+# Names that are sent but never recorded, so never stored, counted or shown.
+NEVER_RECORDED = frozenset({WEBHOOK_TEST})
 
 # --- storing and counting ---------------------------------------------------------
 
@@ -143,10 +156,19 @@ MILESTONE_PROGRESS_INPUTS = frozenset(
 # done by a person (milestone progress and failed logins are the system's).
 LIVE_ON_CALENDAR = frozenset(
     name
-    for name in ALL - HIDDEN_FROM_FEEDS
+    for name in ALL - HIDDEN_FROM_FEEDS - NEVER_RECORDED
     if is_counted(name)
-    and name not in {MILESTONE_PROGRESS_CHANGED, MILESTONE_COMPLETED, USER_LOGIN_FAILED}
+    and name
+    not in {
+        MILESTONE_PROGRESS_CHANGED,
+        MILESTONE_COMPLETED,
+        USER_LOGIN_FAILED,
+        WEBHOOK_ENDPOINT_DISABLED,
+    }
 )
+
+# The system's own event that firm admins are told about.
+ADMINS_NOTIFIED = frozenset({WEBHOOK_ENDPOINT_DISABLED})
 
 
 # --- calendar filters ------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""Every Celery task of the pipeline: relay, sweeper, handler runs, email.
+"""Every Celery task of the pipeline: relay, sweepers, handlers, email, webhooks.
 
 Tasks take ids or plain event dicts, never model instances, and are safe to
 run twice. Lower layers publish them by name (`wakeup.RELAY_TASK`,
-`bus.RUN_HANDLER_TASK`, `notifications.services.EMAIL_TASK`), so this module
-is the only one that imports what each task runs.
+`bus.RUN_HANDLER_TASK`, `notifications.services.EMAIL_TASK`,
+`webhooks.attempts.DELIVER_TASK`, `eventbridge.PUBLISH_TASK`), so this
+module is the only one that imports what each task runs.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 from celery import shared_task
 
-from events_app import bus
+from events_app import bus, eventbridge
 from events_app.notifications import email
 from events_app.outbox import relay, wakeup
+from events_app.webhooks import attempts
 
 logger = logging.getLogger(__name__)
 
@@ -77,3 +79,28 @@ def run_handler(self, handler_name: str, event: dict[str, Any]) -> bool:
 def send_notification_email(notification_id: int) -> bool:
     """Email one notification, once (see `notifications.email.send`)."""
     return email.send(notification_id)
+
+
+# Routed to the `outbound` queue (settings.CELERY_TASK_ROUTES). No Celery
+# retry: `attempts.deliver` records each attempt and schedules the next.
+@shared_task(name=attempts.DELIVER_TASK, acks_late=True, ignore_result=True)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt of one webhook delivery, if it is due (see `attempts`)."""
+    return attempts.deliver(delivery_id)
+
+
+@shared_task(name="events_app.tasks.webhook_sweep", acks_late=True, ignore_result=True)
+def webhook_sweep() -> int:
+    """Periodic (beat): publish deliveries whose task was lost or is far due."""
+    count = attempts.sweep()
+    if count:
+        logger.info("webhook sweep: published %d deliveries", count)
+    return count
+
+
+# Routed to the `outbound` queue too: a slow AWS holds no relay worker.
+@shared_task(name=eventbridge.PUBLISH_TASK, acks_late=True, ignore_result=True)
+def eventbridge_publish() -> dict[str, int]:
+    """Put due entries on EventBridge (after each relay batch, and from beat)."""
+    result = eventbridge.publish()
+    return {"sent": result.sent, "failed": result.failed}

@@ -195,6 +195,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events_app.tasks.outbox_sweep",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=30.0),
     },
+    "webhook-sweep": {
+        "task": "events_app.tasks.webhook_sweep",
+        "schedule": env.float("WEBHOOK_SWEEP_SECONDS", default=30.0),
+    },
+    "eventbridge-sweep": {
+        "task": "events_app.tasks.eventbridge_publish",
+        "schedule": env.float("EVENTBRIDGE_SWEEP_SECONDS", default=30.0),
+    },
+}
+# Webhook deliveries and EventBridge puts wait on other people's servers:
+# they have a queue (and workers) of their own, `outbound`, so a slow
+# receiver never holds up the relay or the reactions. See README.md.
+CELERY_TASK_ROUTES = {
+    "events_app.tasks.deliver_webhook": {"queue": "outbound"},
+    "events_app.tasks.eventbridge_publish": {"queue": "outbound"},
 }
 
 # Events stored and published per relay batch (one DynamoDB transaction holds
@@ -218,6 +233,36 @@ if EVENT_STORE["ENDPOINT_URL"]:
 TASK_VIEWED_WINDOW_SECONDS = env.int("TASK_VIEWED_WINDOW_SECONDS", default=1800)
 # Days a `task.viewed` event is kept before DynamoDB TTL removes it.
 TASK_VIEWED_RETENTION_DAYS = env.int("TASK_VIEWED_RETENTION_DAYS", default=90)
+
+# --- Webhooks and Amazon EventBridge ----------------------------------------------
+# Production sends only over HTTPS, and never to private, loopback or
+# link-local addresses; `make run` and the tests may send to this machine.
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+WEBHOOK_ALLOWED_NETWORKS = env.list(
+    "WEBHOOK_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+# The most one attempt waits for the whole answer once connected.
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+WEBHOOK_MAX_RESPONSE_BYTES = env.int("WEBHOOK_MAX_RESPONSE_BYTES", default=65536)
+# Attempts of one delivery, and the exponential backoff between them: 17
+# attempts from 30 s doubling to at most 12 h span about three days.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=17)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=43200.0)
+# Attempts in flight at once per endpoint, so one slow receiver cannot take
+# every webhook worker.
+WEBHOOK_MAX_IN_FLIGHT = env.int("WEBHOOK_MAX_IN_FLIGHT", default=2)
+# CA certificates to trust for HTTPS receivers (empty: the system's).
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
+
+# Every stored event is also put on this Amazon EventBridge bus; empty: off.
+EVENTBRIDGE_BUS_NAME = env.str("EVENTBRIDGE_BUS_NAME", default="")
+EVENTBRIDGE_REGION = env.str(
+    "EVENTBRIDGE_REGION", default=env.str("AWS_REGION", default="eu-west-2")
+)
+# Empty: Amazon EventBridge itself (credentials from the usual AWS chain).
+EVENTBRIDGE_ENDPOINT_URL = env.str("EVENTBRIDGE_ENDPOINT_URL", default="")
 
 # --- Email -------------------------------------------------------------------
 EMAIL_BACKEND = env.str(

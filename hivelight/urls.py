@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("events_app.notifications.urls")),
     path("", include("events_app.history.urls")),
+    path("", include("events_app.webhooks.urls")),
     path("", include("tasks_app.urls")),
 ]

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.dynamodb",
     "tests.fixtures.worker",
     "tests.fixtures.browser",
+    "tests.fixtures.moto",
 ]
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"

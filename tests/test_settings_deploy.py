@@ -46,6 +46,21 @@ SETTINGS_VARIABLES = {
     "SECURE_HSTS_SECONDS",
     "LOG_LEVEL",
     "HIVELIGHT_DATA_DIR",
+    "WEBHOOK_REQUIRE_HTTPS",
+    "WEBHOOK_ALLOWED_NETWORKS",
+    "WEBHOOK_CONNECT_TIMEOUT",
+    "WEBHOOK_READ_TIMEOUT",
+    "WEBHOOK_MAX_RESPONSE_BYTES",
+    "WEBHOOK_MAX_ATTEMPTS",
+    "WEBHOOK_RETRY_BASE_SECONDS",
+    "WEBHOOK_RETRY_MAX_SECONDS",
+    "WEBHOOK_MAX_IN_FLIGHT",
+    "WEBHOOK_CA_BUNDLE",
+    "WEBHOOK_SWEEP_SECONDS",
+    "EVENTBRIDGE_BUS_NAME",
+    "EVENTBRIDGE_REGION",
+    "EVENTBRIDGE_ENDPOINT_URL",
+    "EVENTBRIDGE_SWEEP_SECONDS",
     # Test harness only (the browser fixture sets it); never in production.
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
@@ -131,6 +146,19 @@ def test_production_environment_is_what_the_settings_use(tmp_path):
         "True",
         "''",
     ]
+
+
+def test_production_sends_webhooks_only_over_https_to_public_addresses(tmp_path):
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.WEBHOOK_REQUIRE_HTTPS, s.WEBHOOK_ALLOWED_NETWORKS,"
+        " repr(s.EVENTBRIDGE_BUS_NAME))"
+    )
+
+    result = manage("shell", "-v", "0", "-c", code, env=production_env(tmp_path))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "[]", "''"]
 
 
 def test_production_without_a_secret_key_refuses_to_start(tmp_path):

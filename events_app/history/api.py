@@ -25,7 +25,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from events_app import store
+from events_app import envelope, store
 from events_app.history import selectors
 from events_app.history.forms import (
     MAX_RANGE_DAYS,
@@ -71,12 +71,8 @@ def _tz(request: HttpRequest) -> str:
     return parse_timezone(request.GET.get("tz"), request.user.effective_timezone)
 
 
-def public_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The envelope as the API shows it: without the tab's live channel name."""
-    context = {
-        k: v for k, v in (event.get("context") or {}).items() if k != "client_id"
-    }
-    return {**event, "context": context}
+# The envelope as the API shows it: without the tab's live channel name.
+public_event = envelope.public
 
 
 def _page(page: store.Page) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def audit(request: HttpRequest) -> HttpResponse:
     form = _audit_form(request)
     context: dict[str, Any] = {
         "form": form,
-        "event_names": sorted(names.ALL),
+        "event_names": sorted(names.ALL - names.NEVER_RECORDED),
     }
     status = 200
     if form.is_valid():

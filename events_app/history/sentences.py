@@ -472,6 +472,21 @@ _SENTENCES: dict[str, _Sentence] = {
     names.USER_REACTIVATED: lambda who, label, e: f"{who} reactivated {label}",
     names.USER_TASKS_HANDED_OVER: _handed_over,
     names.AUDIT_WALLED_MATTER_VIEWED: _audited,
+    names.WEBHOOK_ENDPOINT_CREATED: lambda who, label, e: (
+        f"{who} added webhook endpoint {label}"
+    ),
+    names.WEBHOOK_ENDPOINT_UPDATED: lambda who, label, e: (
+        f"{who} changed webhook endpoint {label}"
+    ),
+    names.WEBHOOK_ENDPOINT_DELETED: lambda who, label, e: (
+        f"{who} deleted webhook endpoint {label}"
+    ),
+    names.WEBHOOK_SECRET_ROTATED: lambda who, label, e: (
+        f"{who} rotated the signing secret of webhook endpoint {label}"
+    ),
+    names.WEBHOOK_ENDPOINT_DISABLED: lambda who, label, e: (
+        f"Webhook endpoint {label} was turned off"
+    ),
 }
 
 

@@ -2,8 +2,10 @@
 
 Only assignments and mentions are emailed (losing a task, a comment on a
 watched task: in the app only), when the recipient has an address and their
-preference allows. The Celery task (events_app.tasks.send_notification_email,
-published by name) calls `send`.
+preference allows; and a firm admin is always emailed when a webhook
+endpoint of the firm was turned off (the firm's other systems stopped
+hearing its events, which is worth a mail). The Celery task
+(events_app.tasks.send_notification_email, published by name) calls `send`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from events_app.text import clip
 
 EMAIL_TASK = "events_app.tasks.send_notification_email"
 Verb = Notification.Verb
-EMAILED_VERBS = frozenset({Verb.ASSIGNED, Verb.MENTIONED})
+EMAILED_VERBS = frozenset({Verb.ASSIGNED, Verb.MENTIONED, Verb.WEBHOOK_DISABLED})
 SUBJECT_LENGTH = 150
 
 
@@ -28,6 +30,8 @@ def wants_email(notification: Notification) -> bool:
     """Assignments and mentions, to an address, if the recipient wants them."""
     if notification.verb not in EMAILED_VERBS or not notification.recipient.email:
         return False
+    if notification.verb == Verb.WEBHOOK_DISABLED:
+        return True
     preference = preference_for(user=notification.recipient)
     if notification.verb == Verb.ASSIGNED:
         return preference.email_on_assignment

@@ -82,7 +82,11 @@ def relay(*, limit: int | None = None, ignore_backoff: bool = False) -> RelayRes
                 stored_at=now
             )
         try:
-            bus.dispatch([row.payload for row in rows])
+            # A savepoint: what the bus's targets wrote (webhook deliveries,
+            # EventBridge entries) goes with a failed dispatch, and the
+            # retry writes it once.
+            with transaction.atomic():
+                bus.dispatch([row.payload for row in rows])
         except Exception as exc:
             _record_failure(rows, exc, now)
             result.failed = len(rows)

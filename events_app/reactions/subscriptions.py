@@ -18,6 +18,7 @@ from events_app.reactions.live import activity_live, live_board, team_live
 from events_app.reactions.matter_activity import matter_activity
 from events_app.reactions.milestones import milestone_progress
 from events_app.reactions.watching import auto_watch
+from events_app.reactions.webhooks import notify_endpoint_disabled
 
 # Ledger names (HandlerRun.handler) of the assignment notifications, kept
 # from before they were read from names.ASSIGNMENT_NOTIFIED.
@@ -52,6 +53,10 @@ def connect() -> None:
         notify_responsible_partner
     )
     _subscribe_each(names.TEAM_CHANGES, "team_live", team_live)
+    for event_name in sorted(names.ADMINS_NOTIFIED):
+        bus.subscribe(event_name, name="notify_webhook_disabled")(
+            notify_endpoint_disabled
+        )
     _subscribe_each(names.LIVE_ON_BOARD, "live_board", live_board)
     bus.subscribe(names.TASK_CREATED, name="auto_watch_created")(auto_watch)
     bus.subscribe(names.TASK_ASSIGNED, name="auto_watch_assigned")(auto_watch)

@@ -1,0 +1,1 @@
+"""Signed webhooks: a firm's own systems hear its events (Standard Webhooks)."""
