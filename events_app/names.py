@@ -126,16 +126,21 @@ HANDOVER_REASON = "handover"
 # assignee hears of the approval, not of the completion as well.
 APPROVAL_REASON = "approved in review"
 
-# Notified to people (reactions/assignment.py and comments.py say to whom).
+# Notified to people (reactions/ say to whom).
 ASSIGNMENT_NOTIFIED = frozenset({TASK_CREATED, TASK_ASSIGNED, TASK_UNASSIGNED})
 COMMENT_NOTIFIED = frozenset({COMMENT_ADDED})
+REVIEW_NOTIFIED = frozenset(
+    {TASK_REVIEW_REQUESTED, TASK_APPROVED, TASK_CHANGES_REQUESTED}
+)
+COMPLETION_NOTIFIED = frozenset({TASK_COMPLETED})
+REMINDERS = frozenset({TASK_DUE_SOON, TASK_OVERDUE})
 NOTIFIED = (
     ASSIGNMENT_NOTIFIED
     | COMMENT_NOTIFIED
-    | {
-        USER_TASKS_HANDED_OVER,
-        AUDIT_WALLED_MATTER_VIEWED,
-    }
+    | REVIEW_NOTIFIED
+    | COMPLETION_NOTIFIED
+    | REMINDERS
+    | {USER_TASKS_HANDED_OVER, AUDIT_WALLED_MATTER_VIEWED}
 )
 
 # Someone joined or left a team: their open pages list their matters again.

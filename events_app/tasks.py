@@ -14,8 +14,8 @@ from typing import Any
 
 from celery import shared_task
 
-from events_app import bus, eventbridge
-from events_app.notifications import email
+from events_app import bus, eventbridge, reminders
+from events_app.notifications import digest, email
 from events_app.outbox import relay, wakeup
 from events_app.webhooks import attempts
 
@@ -104,3 +104,18 @@ def eventbridge_publish() -> dict[str, int]:
     """Put due entries on EventBridge (after each relay batch, and from beat)."""
     result = eventbridge.publish()
     return {"sent": result.sent, "failed": result.failed}
+
+
+@shared_task(name="events_app.tasks.due_reminders", acks_late=True, ignore_result=True)
+def due_reminders() -> dict[str, int]:
+    """Periodic (beat): the due-date reminders that are due now."""
+    run = reminders.send_due_reminders()
+    return {"sent": run.sent, "already": run.already}
+
+
+@shared_task(
+    name="events_app.tasks.morning_digests", acks_late=True, ignore_result=True
+)
+def morning_digests() -> int:
+    """Periodic (beat): each person's morning digest, in their own morning."""
+    return digest.send_digests()

@@ -203,7 +203,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events_app.tasks.eventbridge_publish",
         "schedule": env.float("EVENTBRIDGE_SWEEP_SECONDS", default=30.0),
     },
+    # Every quarter hour: each person's own "tomorrow" and "morning" come
+    # at their own time, and some timezones are half or quarter hours off.
+    "due-reminders": {
+        "task": "events_app.tasks.due_reminders",
+        "schedule": 900.0,
+    },
+    "morning-digests": {
+        "task": "events_app.tasks.morning_digests",
+        "schedule": 900.0,
+    },
 }
+# The local hour from which each person's morning digest goes out.
+DIGEST_HOUR = env.int("DIGEST_HOUR", default=7)
 # Webhook deliveries and EventBridge puts wait on other people's servers:
 # they have a queue (and workers) of their own, `outbound`, so a slow
 # receiver never holds up the relay or the reactions. See README.md.

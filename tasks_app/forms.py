@@ -23,6 +23,9 @@ from tasks_app.models import (
     MatterMember,
     Membership,
     Milestone,
+    Roadmap,
+    RoadmapMilestone,
+    RoadmapTask,
     Task,
     User,
 )
@@ -68,6 +71,12 @@ class TaskForm(BaseForm):
     assignee = PersonChoiceField(
         queryset=User.objects.none(), required=False, empty_label="Unassigned"
     )
+    reviewer = PersonChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="No review",
+        help_text="Moving the task to In review asks them to review it.",
+    )
     due_date = forms.DateField(required=False, widget=DateInput())
     milestone = forms.ModelChoiceField(
         queryset=Milestone.objects.none(), required=False, empty_label="No milestone"
@@ -78,6 +87,7 @@ class TaskForm(BaseForm):
         self.fields["assignee"].queryset = selectors.users_who_can_see_matter(
             matter=matter
         )
+        self.fields["reviewer"].queryset = selectors.possible_reviewers(matter=matter)
         self.fields["milestone"].queryset = Milestone.objects.filter(matter=matter)
 
     @classmethod
@@ -88,9 +98,20 @@ class TaskForm(BaseForm):
             "status": task.status,
             "priority": task.priority,
             "assignee": task.assignee_id,
+            "reviewer": task.reviewer_id,
             "due_date": task.due_date,
             "milestone": task.milestone_id,
         }
+
+
+class ReturnForm(BaseForm):
+    """Returning work in review: what needs to change (required)."""
+
+    comment = forms.CharField(
+        label="What needs to change",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=_max_length(Comment, "body"),
+    )
 
 
 class QuickAddForm(BaseForm):
@@ -323,3 +344,91 @@ class LoginForm(AuthenticationForm):
             raise
         cache.delete(key)
         return data
+
+
+# --- roadmaps ------------------------------------------------------------------
+
+OFFSET_HELP = "Days after the day the roadmap is applied (negative: before)."
+
+
+def _offset_field(**kwargs: Any) -> forms.IntegerField:
+    return forms.IntegerField(required=False, min_value=-3650, max_value=3650, **kwargs)
+
+
+class RoadmapForm(BaseForm):
+    name = forms.CharField(max_length=_max_length(Roadmap, "name"))
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=_max_length(Roadmap, "description"),
+    )
+
+
+class RoadmapMilestoneForm(BaseForm):
+    name = forms.CharField(
+        label="Milestone", max_length=_max_length(RoadmapMilestone, "name")
+    )
+    due_offset_days = _offset_field(label="Due after (days)", help_text=OFFSET_HELP)
+
+
+class RoadmapTaskForm(BaseForm):
+    title = forms.CharField(max_length=_max_length(RoadmapTask, "title"))
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=_max_length(RoadmapTask, "description"),
+    )
+    milestone = forms.ModelChoiceField(
+        queryset=RoadmapMilestone.objects.none(), required=False, empty_label="None"
+    )
+    default_role = forms.ChoiceField(
+        label="Goes to the matter's",
+        required=False,
+        choices=[("", "—"), *MatterMember.Role.choices],
+    )
+    default_person = PersonChoiceField(
+        label="Or to",
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="—",
+        help_text="A person wins over a role when they can see the matter.",
+    )
+    priority = forms.ChoiceField(
+        choices=Task.Priority.choices, initial=Task.Priority.NORMAL
+    )
+    due_offset_days = _offset_field(label="Due after (days)")
+    due_from = forms.ChoiceField(
+        label="Counting from",
+        choices=RoadmapTask.DueFrom.choices,
+        initial=RoadmapTask.DueFrom.APPLIED,
+    )
+
+    def __init__(self, *args: Any, roadmap: Roadmap, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["milestone"].queryset = roadmap.milestones.all()
+        self.fields["default_person"].queryset = selectors.firm_members(
+            firm_id=roadmap.firm_id
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("due_from") == RoadmapTask.DueFrom.MILESTONE and not data.get(
+            "milestone"
+        ):
+            self.add_error("due_from", "Choose a milestone to count from.")
+        return data
+
+
+class ApplyRoadmapForm(BaseForm):
+    matter = forms.ModelChoiceField(queryset=Matter.objects.none(), empty_label="—")
+    again = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["matter"].queryset = selectors.matter_list_for_user(user=user)
+
+
+class SaveAsRoadmapForm(BaseForm):
+    name = forms.CharField(
+        label="Roadmap name", max_length=_max_length(Roadmap, "name")
+    )

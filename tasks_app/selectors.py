@@ -152,6 +152,24 @@ def users_who_can_see_matter(*, matter: Matter) -> QuerySet[User]:
     return users.order_by("first_name", "last_name", "username")
 
 
+def possible_reviewers(*, matter: Matter) -> QuerySet[User]:
+    """Who may review a task of the matter: its team's active people."""
+    return User.objects.filter(
+        is_active=True, pk__in=MatterMember.objects.filter(matter=matter).values("user")
+    ).order_by("first_name", "last_name", "username")
+
+
+def task_list_waiting_for_review(*, user: User, limit: int = 50) -> QuerySet[Task]:
+    """Tasks in review whose reviewer is the user, oldest request first."""
+    return (
+        task_queryset_for_user(user=user)
+        .filter(reviewer=user, status=Task.Status.IN_REVIEW)
+        .filter(matter__closed_at__isnull=True)
+        .select_related("matter", "assignee")
+        .order_by("updated_at", "pk")[:limit]
+    )
+
+
 def user_can_see_matter(*, user: User, matter: Matter) -> bool:
     return Matter.objects.filter(matter_visibility_q(user), pk=matter.pk).exists()
 
@@ -164,7 +182,9 @@ def board_for_matter(
     unassigned: bool = False,
 ) -> dict[str, list[Task]]:
     """The cards of a board, a list per status in rank order, in one query."""
-    tasks = Task.objects.filter(matter=matter).select_related("assignee", "milestone")
+    tasks = Task.objects.filter(matter=matter).select_related(
+        "assignee", "reviewer", "milestone"
+    )
     if unassigned:
         tasks = tasks.filter(assignee__isnull=True)
     elif assignee_id:

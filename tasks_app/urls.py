@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from tasks_app import firm_views, views
+from tasks_app import firm_views, roadmap_views, views
 from tasks_app.forms import LoginForm
 
 urlpatterns = [
@@ -59,6 +59,38 @@ urlpatterns = [
         firm_views.team_remove,
         name="team_remove",
     ),
+    path("roadmaps/", roadmap_views.roadmaps, name="roadmaps"),
+    path("roadmaps/<int:roadmap_id>/", roadmap_views.roadmap, name="roadmap"),
+    path(
+        "roadmaps/<int:roadmap_id>/milestones/",
+        roadmap_views.roadmap_milestone_add,
+        name="roadmap_milestone_add",
+    ),
+    path(
+        "roadmaps/<int:roadmap_id>/tasks/",
+        roadmap_views.roadmap_task_add,
+        name="roadmap_task_add",
+    ),
+    path(
+        "roadmaps/<int:roadmap_id>/<str:kind>/<int:item_id>/remove/",
+        roadmap_views.roadmap_item_remove,
+        name="roadmap_item_remove",
+    ),
+    path(
+        "roadmaps/<int:roadmap_id>/delete/",
+        roadmap_views.roadmap_delete,
+        name="roadmap_delete",
+    ),
+    path(
+        "roadmaps/<int:roadmap_id>/apply/",
+        roadmap_views.roadmap_apply,
+        name="roadmap_apply",
+    ),
+    path(
+        "matters/<int:matter_id>/save-as-roadmap/",
+        roadmap_views.roadmap_from_matter,
+        name="roadmap_from_matter",
+    ),
     path("people/", firm_views.people, name="people"),
     path("people/new/", firm_views.person_new, name="person_new"),
     path("people/<int:user_id>/", firm_views.person, name="person"),
@@ -92,6 +124,9 @@ urlpatterns = [
         name="milestone_edit",
     ),
     path("tasks/<int:task_id>/", views.task_detail, name="task_detail"),
+    path("tasks/<int:task_id>/approve/", views.task_approve, name="task_approve"),
+    path("tasks/<int:task_id>/return/", views.task_return, name="task_return"),
+    path("reviews/", views.reviews, name="reviews"),
     path("tasks/<int:task_id>/card/", views.task_card, name="task_card"),
     path("tasks/<int:task_id>/move/", views.task_move, name="task_move"),
     path("tasks/<int:task_id>/delete/", views.task_delete, name="task_delete"),

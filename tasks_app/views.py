@@ -30,6 +30,7 @@ from tasks_app.forms import (
     MilestoneForm,
     MoveForm,
     QuickAddForm,
+    ReturnForm,
     TaskForm,
 )
 from tasks_app.models import Comment, Matter, Milestone, Task
@@ -131,6 +132,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "matters": selectors.matter_list_for_user(user=user),
             "my_tasks": selectors.task_list_open_for_user(user=user),
+            "to_review": selectors.task_list_waiting_for_review(user=user, limit=10),
             "due_soon": selectors.task_list_due_soon(user=user),
             "today": timezone.localdate(),
         },
@@ -249,11 +251,13 @@ def _task_page(
     form: TaskForm | None = None,
     comment_form: CommentForm | None = None,
     editing: tuple[int, CommentForm] | None = None,
+    return_form: ReturnForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     if form is None:
         form = TaskForm(initial=TaskForm.initial_for(task), matter=task.matter)
     context = {
+        "return_form": return_form or ReturnForm(),
         "task": task,
         "matter": task.matter,
         "form": form,
@@ -304,6 +308,53 @@ def task_delete(request: HttpRequest, task_id: int) -> HttpResponse:
     services.task_delete(actor=request.user, task_id=task.pk)
     messages.success(request, f"Deleted “{task.title}”.")
     return redirect("board", matter_id=task.matter_id)
+
+
+# --- review ---------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+@action
+def task_approve(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = services.task_approve(actor=request.user, task_id=task_id)
+    messages.success(request, f"Approved “{task.title}”: it is Done.")
+    return redirect(task)
+
+
+@login_required
+@require_POST
+@action
+def task_return(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_get_for_user(user=request.user, task_id=task_id)
+    form = ReturnForm(request.POST)
+    if form.is_valid():
+        try:
+            services.task_request_changes(
+                actor=request.user,
+                task_id=task.pk,
+                comment=form.cleaned_data["comment"],
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Returned “{task.title}” with your comment.")
+            return redirect(task)
+    return _task_page(request, task, return_form=form, status=400)
+
+
+@login_required
+@require_GET
+def reviews(request: HttpRequest) -> HttpResponse:
+    """Waiting for my review: the tasks whose reviewer I am, in review."""
+    return render(
+        request,
+        "tasks_app/reviews.html",
+        {
+            "tasks": selectors.task_list_waiting_for_review(user=request.user),
+            "today": timezone.localdate(),
+        },
+    )
 
 
 # --- comments -------------------------------------------------------------------

@@ -21,6 +21,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # leak into the production-like process.
 SETTINGS_VARIABLES = {
     "DEBUG",
+    "DIGEST_HOUR",
     "LOGIN_FAILURE_LIMIT",
     "LOGIN_LOCKOUT_SECONDS",
     "SECRET_KEY",

@@ -97,6 +97,12 @@ _TOLD = {
     names.USER_REACTIVATED: None,
     names.USER_TASKS_HANDED_OVER: None,
     names.AUDIT_WALLED_MATTER_VIEWED: None,
+    names.TASK_REVIEW_REQUESTED: None,
+    names.TASK_APPROVED: None,
+    names.TASK_CHANGES_REQUESTED: None,
+    names.TASK_DUE_SOON: None,
+    names.TASK_OVERDUE: None,
+    names.ROADMAP_APPLIED: None,
     **dict.fromkeys(STATUS_EVENTS),
 }
 
@@ -417,6 +423,42 @@ def _audited(who: str, label: str, event: dict[str, Any]) -> str:
     return f"{who} (compliance) read the record of {label} in {view or 'audit'}"
 
 
+def _review_requested(who: str, label: str, event: dict[str, Any]) -> str:
+    _, reviewer = _pair(event, "reviewer")
+    if reviewer:
+        return f"{who} asked {show_value('reviewer', reviewer)} to review {label}"
+    return f"{who} asked for a review of {label}"
+
+
+def _returned(who: str, label: str, event: dict[str, Any]) -> str:
+    _, said = _pair(event, "comment")
+    return (
+        f"{who} returned {label} for changes: {said}"
+        if said
+        else (f"{who} returned {label} for changes")
+    )
+
+
+def _reminder(who: str, label: str, event: dict[str, Any]) -> str:
+    _, recipient = _pair(event, "recipient")
+    _, note = _pair(event, "note")
+    _, escalated = _pair(event, "escalated")
+    to = show_value("recipient", recipient)
+    if escalated:
+        to += " (responsible partner)"
+    return f"Reminder sent to {to}: {label} is {note or 'due'}"
+
+
+def _roadmap_applied(who: str, label: str, event: dict[str, Any]) -> str:
+    _, roadmap = _pair(event, "roadmap")
+    _, milestones = _pair(event, "milestones")
+    _, tasks = _pair(event, "tasks")
+    return (
+        f"{who} applied roadmap {quoted(roadmap)} to {label}: "
+        f"{milestones or 0} milestones and {tasks or 0} tasks"
+    )
+
+
 _Sentence = Callable[[str, str, dict[str, Any]], str]
 
 _SENTENCES: dict[str, _Sentence] = {
@@ -471,6 +513,12 @@ _SENTENCES: dict[str, _Sentence] = {
     names.USER_DEACTIVATED: lambda who, label, e: f"{who} deactivated {label}",
     names.USER_REACTIVATED: lambda who, label, e: f"{who} reactivated {label}",
     names.USER_TASKS_HANDED_OVER: _handed_over,
+    names.TASK_REVIEW_REQUESTED: _review_requested,
+    names.TASK_APPROVED: lambda who, label, e: f"{who} approved {label}",
+    names.TASK_CHANGES_REQUESTED: _returned,
+    names.TASK_DUE_SOON: _reminder,
+    names.TASK_OVERDUE: _reminder,
+    names.ROADMAP_APPLIED: _roadmap_applied,
     names.AUDIT_WALLED_MATTER_VIEWED: _audited,
     names.WEBHOOK_ENDPOINT_CREATED: lambda who, label, e: (
         f"{who} added webhook endpoint {label}"

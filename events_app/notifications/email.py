@@ -1,11 +1,13 @@
 """Notification emails: which ones go out, what they say, sending each once.
 
-Only assignments and mentions are emailed (losing a task, a comment on a
-watched task: in the app only), when the recipient has an address and their
-preference allows; and a firm admin is always emailed when a webhook
-endpoint of the firm was turned off (the firm's other systems stopped
-hearing its events, which is worth a mail). The Celery task
-(events_app.tasks.send_notification_email, published by name) calls `send`.
+Emailed, when the recipient has an address and their preference allows:
+assignments (and tasks handed over), mentions, review requests and their
+answers, completions of tasks one created or watches, due-date reminders.
+Losing a task and a comment on a watched task stay in the app. A firm admin
+is always emailed when a webhook endpoint of the firm was turned off (the
+firm's other systems stopped hearing its events, which is worth a mail).
+The Celery task (events_app.tasks.send_notification_email, published by
+name) calls `send`.
 """
 
 from __future__ import annotations
@@ -22,20 +24,30 @@ from events_app.text import clip
 
 EMAIL_TASK = "events_app.tasks.send_notification_email"
 Verb = Notification.Verb
-EMAILED_VERBS = frozenset({Verb.ASSIGNED, Verb.MENTIONED, Verb.WEBHOOK_DISABLED})
+# Which preference switches each emailed kind (None: always emailed).
+PREFERENCE_OF = {
+    Verb.ASSIGNED: "email_on_assignment",
+    Verb.HANDED_OVER: "email_on_assignment",
+    Verb.MENTIONED: "email_on_mention",
+    Verb.REVIEW_REQUESTED: "email_on_review",
+    Verb.APPROVED: "email_on_review",
+    Verb.CHANGES_REQUESTED: "email_on_review",
+    Verb.COMPLETED: "email_on_completion",
+    Verb.REMINDER: "email_on_reminder",
+    Verb.WEBHOOK_DISABLED: None,
+}
+EMAILED_VERBS = frozenset(PREFERENCE_OF)
 SUBJECT_LENGTH = 150
 
 
 def wants_email(notification: Notification) -> bool:
-    """Assignments and mentions, to an address, if the recipient wants them."""
+    """An emailed kind, to an address, if the recipient wants it."""
     if notification.verb not in EMAILED_VERBS or not notification.recipient.email:
         return False
-    if notification.verb == Verb.WEBHOOK_DISABLED:
+    switch = PREFERENCE_OF[notification.verb]
+    if switch is None:
         return True
-    preference = preference_for(user=notification.recipient)
-    if notification.verb == Verb.ASSIGNED:
-        return preference.email_on_assignment
-    return preference.email_on_mention
+    return bool(getattr(preference_for(user=notification.recipient), switch))
 
 
 def send(notification_id: int) -> bool:

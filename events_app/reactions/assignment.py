@@ -14,6 +14,19 @@ from events_app import names
 from events_app.notifications.services import Draft, Verb, notify
 from events_app.reactions.audience import can_see_matter
 from events_app.text import actor_name, quoted
+from tasks_app.models import Task
+
+
+def _already_done(event: dict[str, Any]) -> bool:
+    """A task created done, or assigned once done: nothing to do for anyone."""
+    status = ((event.get("changes") or {}).get("status") or [None, None])[1]
+    if event["name"] == names.TASK_CREATED:
+        return status == "DONE"
+    return (
+        Task.objects.filter(pk=event["subject"]["id"], status="DONE").exists()
+        if status is None
+        else status == "DONE"
+    )
 
 
 def notify_assignment(event: dict[str, Any]) -> None:
@@ -22,7 +35,7 @@ def notify_assignment(event: dict[str, Any]) -> None:
     Tasks handed on together (someone left) are told once, by `handover`.
     """
     reason = (event.get("context") or {}).get("reason") or ""
-    if reason.startswith(names.HANDOVER_REASON):
+    if reason.startswith(names.HANDOVER_REASON) or _already_done(event):
         return
     before, after = (event.get("changes") or {}).get("assignee") or (None, None)
     actor_id = (event.get("actor") or {}).get("id")

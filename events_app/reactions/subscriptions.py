@@ -12,11 +12,14 @@ from collections.abc import Iterable
 from events_app import bus, names
 from events_app.reactions.assignment import notify_assignment
 from events_app.reactions.comments import notify_comment
+from events_app.reactions.completion import notify_completion
 from events_app.reactions.compliance import notify_responsible_partner
 from events_app.reactions.handover import notify_handover
 from events_app.reactions.live import activity_live, live_board, team_live
 from events_app.reactions.matter_activity import matter_activity
 from events_app.reactions.milestones import milestone_progress
+from events_app.reactions.reminders import notify_reminder
+from events_app.reactions.review import notify_review
 from events_app.reactions.watching import auto_watch
 from events_app.reactions.webhooks import notify_endpoint_disabled
 
@@ -48,6 +51,9 @@ def connect() -> None:
         )
     for event_name in sorted(names.COMMENT_NOTIFIED):
         bus.subscribe(event_name, name="notify_comment")(notify_comment)
+    _subscribe_each(names.REVIEW_NOTIFIED, "notify_review", notify_review)
+    _subscribe_each(names.COMPLETION_NOTIFIED, "notify_completion", notify_completion)
+    _subscribe_each(names.REMINDERS, "notify_reminder", notify_reminder)
     bus.subscribe(names.USER_TASKS_HANDED_OVER, name="notify_handover")(notify_handover)
     bus.subscribe(names.AUDIT_WALLED_MATTER_VIEWED, name="notify_audited")(
         notify_responsible_partner

@@ -35,6 +35,17 @@ from tasks_app.services.people import (
     person_set_role,
 )
 from tasks_app.services.review import task_approve, task_request_changes
+from tasks_app.services.roadmaps import (
+    last_application,
+    roadmap_apply,
+    roadmap_create,
+    roadmap_delete,
+    roadmap_from_matter,
+    roadmap_item_remove,
+    roadmap_milestone_add,
+    roadmap_task_add,
+    roadmap_update,
+)
 from tasks_app.services.tasks import (
     TASK_EDITABLE_FIELDS,
     task_assign,
@@ -52,6 +63,7 @@ __all__ = [
     "comment_delete",
     "comment_edit",
     "handover_plan",
+    "last_application",
     "matter_close",
     "matter_create",
     "matter_reopen",
@@ -64,6 +76,14 @@ __all__ = [
     "person_deactivate",
     "person_reactivate",
     "person_set_role",
+    "roadmap_apply",
+    "roadmap_create",
+    "roadmap_delete",
+    "roadmap_from_matter",
+    "roadmap_item_remove",
+    "roadmap_milestone_add",
+    "roadmap_task_add",
+    "roadmap_update",
     "task_approve",
     "task_assign",
     "task_create",
