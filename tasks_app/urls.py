@@ -73,6 +73,7 @@ urlpatterns = [
         name="person_reactivate",
     ),
     path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
     path("matters/<int:matter_id>/", views.board, name="board"),
     path(
         "matters/<int:matter_id>/board/columns/",
