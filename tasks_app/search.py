@@ -180,18 +180,16 @@ def typed_prefix(text: str) -> tuple[str, str] | None:
     """(the words before, the last word) if the last word may be half typed.
 
     Only a plain last word (letters and digits) of at least
-    MIN_PREFIX_LENGTH characters, outside any phrase and not an `or`
-    alternative: anything else keeps websearch's meaning as it is.
+    MIN_PREFIX_LENGTH characters, in a query with no phrase and no `or`
+    (splitting those off the last word would change what they mean).
     """
     if '"' in text:
         return None
     words = text.split()
-    if not words:
+    if not words or any(w.lower() == "or" for w in words):
         return None
     last = words[-1]
     if len(last) < MIN_PREFIX_LENGTH or not _WORD.fullmatch(last):
-        return None
-    if last.lower() == "or" or (len(words) > 1 and words[-2].lower() == "or"):
         return None
     return " ".join(words[:-1]), last
 
@@ -199,20 +197,20 @@ def typed_prefix(text: str) -> tuple[str, str] | None:
 def fulltext_query(text: str) -> SearchQuery | CombinedSearchQuery:
     """The tsquery for what a person typed.
 
-    websearch_to_tsquery reads the text (it never fails on what people
-    type); a half-typed last word also matches as a prefix. The prefix
-    term is built only from letters and digits, so no tsquery syntax of
-    the person's own reaches `to_tsquery`.
+    websearch_to_tsquery reads the text: it never fails on what people type,
+    and nothing they type is read as tsquery syntax. A last word that may be
+    half typed is matched as the prefix of its stem instead ("disclo" finds
+    "disclosure", "claims" still finds "claim"); that term is built only
+    from letters and digits, so `to_tsquery` gets no syntax of theirs.
     """
-    query = SearchQuery(text, search_type="websearch", config=CONFIG)
     prefix = typed_prefix(text)
     if prefix is None:
-        return query
+        return SearchQuery(text, search_type="websearch", config=CONFIG)
     head, last = prefix
     started = SearchQuery(f"'{last}':*", search_type="raw", config=CONFIG)
-    if head:
-        started = SearchQuery(head, search_type="websearch", config=CONFIG) & started
-    return query | started
+    if not head:
+        return started
+    return SearchQuery(head, search_type="websearch", config=CONFIG) & started
 
 
 def _headline_source(column: str) -> Func:

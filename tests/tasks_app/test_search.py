@@ -374,12 +374,15 @@ def test_markers_typed_into_the_text_do_not_make_highlights(
 
 def test_a_half_typed_last_word_already_finds(postgresql: None, world: World) -> None:
     task = make_task(world.matter, "Instruct counsel on disclosure", actor=world.alice)
+    claims = make_task(world.matter, "Claim form", actor=world.alice)
 
     assert [h.pk for h in search(world.alice, "counsel disclo").tasks] == [task.pk]
     assert [h.pk for h in search(world.alice, "disc").tasks] == [task.pk]
     assert search(world.alice, "counsel disclo").tasks[0].title == (
         "Instruct <mark>counsel</mark> on <mark>disclosure</mark>"
     )
+    # A whole word is still matched by its stem.
+    assert [h.pk for h in search(world.alice, "claims").tasks] == [claims.pk]
 
 
 def test_phrases_alternatives_and_exclusions_follow_web_search_rules(
@@ -510,6 +513,7 @@ def test_a_stray_value_written_into_the_vector_is_replaced(
         ("di", None),  # too short to be worth a prefix
         ('"indemnity cap', None),  # inside a phrase
         ("indemnity or sched", None),  # an alternative
+        ("cap or indemnity sched", None),
         ("indemnity or", None),
         ("indemnity -cap", None),
         ("cap:*", None),
