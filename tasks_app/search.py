@@ -5,7 +5,8 @@ On PostgreSQL, full-text search over the stored vectors that migration
 description C; comment body C): the person's words are read with
 `websearch_to_tsquery` (quotes for a phrase, `or`, `-word`; nothing they
 type is ever parsed as tsquery syntax), ranked with `ts_rank`, and shown
-with `ts_headline`. A last word still being typed also matches as a prefix.
+with `ts_headline`. A last word that may still be half typed is matched as
+the prefix of its stem.
 On other databases (SQLite for `make run`), every word must appear somewhere
 in the fields (icontains), newest first, highlighted here in Python.
 
