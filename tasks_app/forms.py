@@ -16,7 +16,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
-from tasks_app import selectors
+from tasks_app import search, selectors
 from tasks_app.models import (
     Comment,
     Matter,
@@ -195,6 +195,15 @@ class BoardFilterForm(BaseForm):
         """The valid filters as a query string, to carry across fragment fetches."""
         self.is_valid()
         return urlencode({k: v for k, v in self.cleaned_data.items() if v})
+
+
+class SearchForm(BaseForm):
+    """The header search box. Whatever is typed is searched for as words."""
+
+    q = forms.CharField(required=False, label="Search")
+
+    def clean_q(self) -> str:
+        return search.clean_query(self.cleaned_data["q"])
 
 
 # --- running a firm: matters, teams, people ------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -16,6 +17,17 @@ from events_app.capture.tracking import TrackedModel, loaded_image
 def validate_timezone(value: str) -> None:
     if value and value not in zoneinfo.available_timezones():
         raise ValidationError(f"“{value}” is not a known IANA timezone.")
+
+
+def search_vector_field() -> SearchVectorField:
+    """The row's words for the header search, weighted by where they stand.
+
+    On PostgreSQL a trigger (migration 0006) writes it on every INSERT and
+    UPDATE, whatever the write path; Django never writes it, and on SQLite
+    it stays empty (search matches text there instead). Derived, so event
+    capture ignores it (`events_app.capture.diff.CONTROL_FIELDS`).
+    """
+    return SearchVectorField(null=True, editable=False)
 
 
 class Firm(models.Model):
@@ -154,6 +166,8 @@ class Matter(TrackedModel):
     updated_at = models.DateTimeField(auto_now=True)
     # Kept by the `matter_activity` reaction.
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # Number and its parts (A), name and client (B).
+    search_vector = search_vector_field()
 
     class Meta:
         ordering = ["number"]
@@ -316,6 +330,8 @@ class Task(TrackedModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Title (A), description (C).
+    search_vector = search_vector_field()
 
     class Meta:
         ordering = ["status", "rank", "id"]
@@ -369,6 +385,8 @@ class Comment(TrackedModel):
     last_modified_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Body (C).
+    search_vector = search_vector_field()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -106,6 +106,7 @@ urlpatterns = [
     ),
     path("", views.home, name="home"),
     path("home/matters/", views.home_matters, name="home_matters"),
+    path("search/", views.search, name="search"),
     path("matters/<int:matter_id>/", views.board, name="board"),
     path(
         "matters/<int:matter_id>/board/columns/",

@@ -31,14 +31,20 @@ from tasks_app.forms import (
     MoveForm,
     QuickAddForm,
     ReturnForm,
+    SearchForm,
     TaskForm,
 )
 from tasks_app.models import Comment, Matter, Milestone, Task
+from tasks_app.search import SearchResults, query_words, search_for_user
 
 # Fired on the client after any change to a board; the board re-fetches its columns.
 BOARD_CHANGED = "board-changed"
 # Fired with a message for the page's screen-reader live region.
 ANNOUNCE = "announce"
+# The header search box's results menu (base.html): htmx names it as target.
+SEARCH_MENU = "search-menu"
+SEARCH_MENU_LIMIT = 5
+SEARCH_PAGE_LIMIT = 25
 
 
 def _form_message(form: Any) -> str:
@@ -148,6 +154,65 @@ def home_matters(request: HttpRequest) -> HttpResponse:
         "tasks_app/partials/home_matters.html",
         {"matters": selectors.matter_list_for_user(user=request.user)},
     )
+
+
+# --- search ---------------------------------------------------------------------
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _search_summary(results: SearchResults) -> str:
+    """What was found, in words ("1 matter and 5 tasks")."""
+    parts = [
+        _count(len(group.hits), group.heading.lower()[:-1], group.heading.lower())
+        for group in results.groups
+    ]
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+
+
+@login_required
+@require_GET
+@action
+def search(request: HttpRequest) -> HttpResponse:
+    """Search results: the whole page, or the header box's menu (htmx).
+
+    Always a 200: a query too long or with no words gets a message, one that
+    finds nothing says so. The query itself is never written back into the
+    page (the box fills itself from the address, static/js/search.js), so a
+    page about a search for a hidden matter's name carries no such name.
+    """
+    in_menu = bool(request.htmx) and request.htmx.target == SEARCH_MENU
+    form = SearchForm(request.GET)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    if in_menu and form.is_valid() and not query:
+        return HttpResponse("")  # an emptied box closes the menu
+    results = None
+    message = ""
+    if not form.is_valid():
+        message = " ".join(form.errors["q"])
+    elif not query:
+        message = "Type a few words to find matters, tasks and comments."
+    elif not query_words(query):
+        message = "Search for words or numbers: punctuation alone finds nothing."
+    else:
+        results = search_for_user(
+            user=request.user,
+            query=query,
+            limit=SEARCH_MENU_LIMIT if in_menu else SEARCH_PAGE_LIMIT,
+        )
+    context = {"results": results, "message": message, "menu_id": SEARCH_MENU}
+    if not in_menu:
+        return render(request, "tasks_app/search.html", context)
+    response = render(request, "tasks_app/partials/search_menu.html", context)
+    if results is None:
+        announce = message
+    elif results.count:
+        announce = f"{_search_summary(results)}. Press Down to go through them."
+    else:
+        announce = "No matches."
+    return trigger_client_event(response, ANNOUNCE, {"message": announce})
 
 
 # --- board ----------------------------------------------------------------------

@@ -29,6 +29,8 @@ CONTROL_FIELDS = frozenset(
         "joined_at",
         # Derived: kept by a reaction (the latest event's time), not a change.
         "last_activity_at",
+        # Derived: the row's words for search, written by a database trigger.
+        "search_vector",
     }
 )
 # Shown in a created event's changes; identity and placement fields are not.

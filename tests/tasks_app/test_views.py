@@ -111,6 +111,7 @@ def task_form(task: Task, **changes: object) -> dict:
 
 ANONYMOUS_URLS = [
     ("get", "home", lambda t, c: []),
+    ("get", "search", lambda t, c: []),
     ("get", "board", lambda t, c: [t.matter_id]),
     ("get", "board_columns", lambda t, c: [t.matter_id]),
     ("post", "task_quick_add", lambda t, c: [t.matter_id]),
@@ -316,6 +317,147 @@ def test_home_of_a_user_without_a_firm_shows_no_matters(
 
     assert response.status_code == 200
     assert list(response.context["matters"]) == []
+
+
+# --- search ---------------------------------------------------------------------
+
+MENU = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "search-menu"}
+
+
+def test_header_has_the_search_box_for_people_logged_in_only(
+    as_user, client: Client, world: World
+) -> None:
+    assert 'id="site-search"' not in client.get(reverse("login")).content.decode()
+
+    home = as_user(world.alice).get(reverse("home")).content.decode()
+
+    assert 'id="site-search"' in home
+    assert 'hx-get="/search/"' in home
+
+
+def test_search_page_lists_matches_by_kind_linked_to_their_pages(
+    as_user, world: World, task: Task, comment: Comment
+) -> None:
+    response = as_user(world.carol).get(reverse("search"), {"q": "particulars"})
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f'href="/tasks/{task.pk}/"' in body
+    assert "of claim" in body and "<mark>" in body
+    response = as_user(world.carol).get(reverse("search"), {"q": "first pass"})
+    assert f'href="/tasks/{task.pk}/#comment-{comment.pk}"' in response.content.decode()
+    response = as_user(world.carol).get(reverse("search"), {"q": world.matter.number})
+    assert f'href="/matters/{world.matter.pk}/"' in response.content.decode()
+
+
+def test_search_menu_is_a_fragment_for_the_header_box_and_announces_the_count(
+    as_user, world: World, task: Task
+) -> None:
+    response = as_user(world.carol).get(reverse("search"), {"q": "particulars"}, **MENU)
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert f'href="/tasks/{task.pk}/"' in body
+    assert json.loads(response["HX-Trigger"]) == {
+        "announce": {"message": "1 task. Press Down to go through them."}
+    }
+
+
+def test_an_emptied_box_closes_the_menu(as_user, world: World) -> None:
+    response = as_user(world.carol).get(reverse("search"), {"q": "  "}, **MENU)
+
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "Type a few words to find matters, tasks and comments."),
+        ("x" * 10_000, "Search for at most 200 characters"),
+        ("&|!:* ()", "punctuation alone finds nothing"),
+        ("a\x00b", "Null characters are not allowed."),
+    ],
+)
+def test_bad_search_input_is_a_200_with_a_clear_message(
+    as_user, world: World, task: Task, query: str, message: str
+) -> None:
+    for extra in ({}, MENU):
+        response = as_user(world.alice).get(reverse("search"), {"q": query}, **extra)
+
+        assert response.status_code == 200
+        if query or not extra:
+            assert message in response.content.decode()
+
+
+def test_a_search_that_finds_nothing_says_so(as_user, world: World, task: Task) -> None:
+    response = as_user(world.alice).get(reverse("search"), {"q": "zebra crossing"})
+
+    assert response.status_code == 200
+    assert "No matches" in response.content.decode()
+
+
+def test_search_results_show_html_in_titles_as_text(as_user, world: World) -> None:
+    make_task(world.matter, "<script>alert(1)</script> Escrow", actor=world.alice)
+
+    for extra in ({}, MENU):
+        body = (
+            as_user(world.alice)
+            .get(reverse("search"), {"q": "escrow"}, **extra)
+            .content.decode()
+        )
+
+        assert "<script>alert(1)" not in body
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+@pytest.mark.parametrize("name", ["walt", "dora", "connie", "oscar"])
+def test_search_pages_of_people_outside_the_wall_name_nothing_behind_it(
+    as_user, world: World, connie: User, name: str
+) -> None:
+    """The query itself is never echoed: searching a hidden name shows no name."""
+    from tasks_app import services
+
+    walled_task = make_task(world.walled, "Kestrel escrow release", actor=world.alice)
+    services.comment_create(
+        actor=world.bob, task_id=walled_task.pk, body="Escrow agent confirmed."
+    )
+    person = connie if name == "connie" else getattr(world, name)
+    hidden = [walled_task.title, world.walled.number, world.walled.name, "Kestrel"]
+
+    for query in [*hidden, "escrow"]:
+        for extra in ({}, MENU):
+            response = as_user(person).get(reverse("search"), {"q": query}, **extra)
+
+            body = response.content.decode()
+            assert response.status_code == 200
+            assert not [label for label in hidden if label in body], query
+            assert f"/tasks/{walled_task.pk}/" not in body
+
+
+def test_people_inside_the_wall_find_its_tasks_on_the_page(
+    as_user, world: World
+) -> None:
+    walled_task = make_task(world.walled, "Kestrel escrow release", actor=world.alice)
+
+    body = (
+        as_user(world.bob)
+        .get(reverse("search"), {"q": "escrow release"})
+        .content.decode()
+    )
+
+    assert f'href="/tasks/{walled_task.pk}/"' in body
+    assert "Walled" in body
+
+
+def test_anonymous_search_from_the_header_box_is_sent_to_log_in(
+    client: Client,
+) -> None:
+    response = client.get(reverse("search"), {"q": "escrow"}, **MENU)
+
+    assert response.status_code == 401
+    assert "HX-Redirect" in response
 
 
 # --- board ----------------------------------------------------------------------

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from events_app import names
 from events_app.context import acting_as
 from events_app.models import OutboxEvent
 from tasks_app import services
-from tasks_app.models import Comment, Milestone, Task
+from tasks_app.models import Comment, Matter, Milestone, Task
+from tests.conftest import service_unavailable
 from tests.fixtures.factories import make_task
 
 
@@ -289,3 +290,62 @@ def test_task_viewed_is_recorded_once_per_user_and_task_per_window(world, settin
     cache.clear()  # the window has passed
     record_task_viewed(user=world.bob, task=task)
     assert len(events_since(mark)) == 3
+
+
+# --- the search vector (PostgreSQL keeps it; see tasks_app.search) -----------------
+
+
+@pytest.fixture
+def stored_vectors(world):
+    if connection.vendor != "postgresql":
+        service_unavailable("search vectors are kept by PostgreSQL's triggers")
+
+
+def test_no_event_carries_the_search_vector_whatever_the_write_path(
+    world, stored_vectors
+):
+    task = make_task(world.matter, "Limitation check", actor=world.alice)
+    mark = OutboxEvent.objects.order_by("-seq").first().seq
+
+    services.task_update(actor=world.alice, task_id=task.pk, title="Garnishee order")
+    # Both images read from the database, each with its own vector.
+    Task.objects.filter(pk=task.pk).update(title="Garnishee order nisi")
+    loaded = Task.objects.get(pk=task.pk)
+    loaded.title = "Garnishee order absolute"
+    loaded.save()
+    services.task_delete(actor=world.alice, task_id=task.pk)
+
+    events = events_since(mark)
+    assert [e["name"] for e in events] == [
+        names.TASK_UPDATED,
+        names.TASK_UPDATED,
+        names.TASK_UPDATED,
+        names.TASK_DELETED,
+    ]
+    assert [set(e["changes"]) for e in events[:3]] == [{"title"}] * 3
+    assert events[2]["changes"]["title"] == [
+        "Garnishee order nisi",
+        "Garnishee order absolute",
+    ]
+    assert "search_vector" not in events[3]["changes"]
+    assert events[3]["changes"]["title"] == ["Garnishee order absolute", None]
+
+
+def test_comment_and_matter_events_do_not_carry_their_search_vectors(
+    world, stored_vectors
+):
+    task = make_task(world.matter, "Chase the other side", actor=world.alice)
+    comment = services.comment_create(actor=world.bob, task_id=task.pk, body="Sent.")
+    mark = OutboxEvent.objects.order_by("-seq").first().seq
+
+    services.comment_edit(actor=world.bob, comment_id=comment.pk, body="Sent twice.")
+    Matter.objects.filter(pk=world.matter.pk).update(name="Smith v Jones")
+    services.comment_delete(actor=world.bob, comment_id=comment.pk)
+
+    events = events_since(mark)
+    assert [e["name"] for e in events] == [
+        names.COMMENT_EDITED,
+        names.MATTER_UPDATED,
+        names.COMMENT_DELETED,
+    ]
+    assert [set(e["changes"]) for e in events] == [{"body"}, {"name"}, {"is_deleted"}]

@@ -158,6 +158,20 @@ def test_control_fields_alone_are_not_events():
     assert events == []
 
 
+def test_a_new_search_vector_alone_is_not_an_event_nor_described_anywhere():
+    """The vector is derived from the text (a database trigger writes it)."""
+    old = task_image(search_vector="'task':2A")
+    assert diff.task_events(old, task_image(search_vector="'other':1A")) == []
+    [updated] = diff.task_events(
+        old, task_image(title="Other", search_vector="'other':1A")
+    )
+    assert updated.changes == {"title": ["My task", "Other"]}
+    [created] = diff.task_events(None, old)
+    [deleted] = diff.task_events(old, None)
+    assert "search_vector" not in created.changes
+    assert "search_vector" not in deleted.changes
+
+
 def test_a_save_that_changes_nothing_emits_nothing():
     assert diff.task_events(task_image(), task_image()) == []
 
