@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import json
+import logging
 from collections import Counter
 from typing import Any
 
