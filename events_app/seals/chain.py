@@ -149,18 +149,22 @@ def seal_problems(
 
 
 def link_problems(
-    previous: dict[str, Any] | None, prev_hash: str | None, body: dict[str, Any]
+    *,
+    period: str,
+    body: dict[str, Any],
+    previous_period: str | None,
+    previous_body: dict[str, Any] | None,
+    previous_hash: str | None,
 ) -> list[str]:
-    """Breaks in the chain between a seal and the one before it.
+    """Breaks in the chain between the seal stored as `period` and the one
+    stored before it (`previous_*`; None: this should be the first seal).
 
-    `previous` is the body before (None: this should be the first seal),
-    `prev_hash` that seal's stored hash. A damaged seal on either side is
-    reported by `seal_problems`; only what can still be compared is here.
+    A damaged seal on either side is reported by `seal_problems`; only what
+    can still be compared is checked here.
     """
     if set(body) != BODY_KEYS:
         return []
-    period = body["period"]
-    if previous is None:
+    if previous_body is None:
         if body["seq"] != 1 or body["prev"] != GENESIS:
             return [
                 f"chain break before {period}: it is seal #{body['seq']}, but no "
@@ -168,20 +172,20 @@ def link_problems(
             ]
         return []
     problems = []
-    if body["prev"] != prev_hash:
+    if body["prev"] != previous_hash:
         problems.append(
             f"chain break before {period}: it follows a seal hashing to "
-            f"{body['prev']}, but the seal before it ({previous.get('period')}) "
-            f"hashes to {prev_hash}"
+            f"{body['prev']}, but the seal before it ({previous_period}) "
+            f"hashes to {previous_hash}"
         )
-    before = previous.get("seq")
+    before = previous_body.get("seq")
     if isinstance(before, int) and body["seq"] != before + 1:
         problems.append(
             f"chain break before {period}: seal #{body['seq']} follows seal #{before}"
         )
-    if "end" in previous and body["start"] != previous["end"]:
+    if "end" in previous_body and body["start"] != previous_body["end"]:
         problems.append(
             f"chain break before {period}: it starts at {body['start']}, the seal "
-            f"before it ends at {previous['end']}"
+            f"before it ends at {previous_body['end']}"
         )
     return problems

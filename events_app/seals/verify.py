@@ -163,9 +163,11 @@ def verify_trail(
             leaves=leaves,
         )
         period.problems += chain.link_problems(
-            previous.body if previous else None,
-            previous.hash if previous else None,
-            seal.body,
+            period=seal.period,
+            body=seal.body,
+            previous_period=previous.period if previous else None,
+            previous_body=previous.body if previous else None,
+            previous_hash=previous.hash if previous else None,
         )
         period.problems += twice.get(seal.period, [])
         copy = published_by_period.get(seal.period)
