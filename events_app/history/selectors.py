@@ -10,10 +10,10 @@ Who sees which events:
 - a person's events and activity counts: that person (everything they did,
   including on matters they have since been walled off from: it is their
   own record) and their firm's admins;
-- audit (search, exports, the history of deleted entities): firm admins and
-  staff users with a membership, over every event of their firm, walled
-  matters included. Auditing is the one role that looks over the walls;
-  it never reaches another firm.
+- audit (search, exports, the history of deleted entities, the seals):
+  firm admins and staff users with a membership, over every event of their
+  firm, walled matters included. Auditing is the one role that looks over
+  the walls; it never reaches another firm.
 Hidden names (`task.moved`, `task.viewed`) are left out of histories,
 feeds and calendars; only audit shows them, or a request naming them.
 """
@@ -30,6 +30,8 @@ from django.http import Http404
 
 from events_app import envelope, names, store
 from events_app.names import CalendarFilter
+from events_app.seals import chain
+from events_app.seals.proofs import SealProofs
 from tasks_app import selectors as task_selectors
 from tasks_app.models import Comment, Matter, User
 
@@ -358,3 +360,24 @@ def audit_export(*, viewer: User, query: AuditQuery) -> Iterator[dict[str, Any]]
     return store.iter_events(
         store.query_firm_events, firm=firm, page_size=500, **query.store_kwargs()
     )
+
+
+def audit_proofs(*, viewer: User, query: AuditQuery) -> SealProofs:
+    """Inclusion proofs for the events of an audit export (same firm, same
+    range); only ever asked about the events the export includes."""
+    firm = require_auditor(viewer)
+    return SealProofs(firm=firm, start=query.start, end=query.end)
+
+
+def audit_seals(
+    *, viewer: User, cursor: str | None = None, limit: int = 50
+) -> store.SealPage:
+    """A page of the auditor's firm's seals, newest first."""
+    firm = require_auditor(viewer)
+    return store.seal_page(firm=firm, limit=_limit(limit), cursor=cursor)
+
+
+def audit_seal_chain(*, viewer: User) -> list[dict[str, Any]]:
+    """Every seal of the auditor's firm, oldest first, as handed to others."""
+    firm = require_auditor(viewer)
+    return [chain.record(s.body, s.hash) for s in store.seals_between(firm=firm)]
