@@ -78,6 +78,8 @@ class SealProofs:
     def proof_for(self, event: dict[str, Any]) -> dict[str, Any]:
         """{"proof", "seal"} for the event, or {"proof": None, "seal": None,
         "unsealed": why}."""
+        if event["name"] in EXPIRING:
+            return _unsealed(f"{event['name']} events are never sealed")
         occurred = parse_instant(event["occurred_at"])
         i = bisect.bisect_right(self.starts, occurred) - 1
         if i < 0 or occurred >= self.ends[i]:
@@ -101,8 +103,6 @@ class SealProofs:
                 },
                 "seal": chain.record(seal.body, seal.hash),
             }
-        if event["name"] in EXPIRING:
-            return _unsealed(f"{event['name']} events are never sealed")
         if not self.ends or occurred >= self.ends[-1]:
             return _unsealed("not sealed yet: its period is still open")
         return _unsealed("no seal holds this event")
