@@ -134,7 +134,9 @@ def _late_events(firm: str, start: dt.datetime) -> list[dict[str, Any]]:
     ]
 
 
-def _checked_head(firm: str) -> store.StoredSeal | None:
+def _checked_head(firm: str, now: dt.datetime) -> store.StoredSeal | None:
+    """The chain's newest seal, if it checks out on its own and links to the
+    one before it (a cheap check, not verification); else ChainDamaged."""
     head = store.latest_seal(firm=firm)
     if head is None:
         return None
@@ -145,6 +147,17 @@ def _checked_head(firm: str) -> store.StoredSeal | None:
         hash=head.hash,
         leaves=store.seal_leaves(head),
     )
+    if not problems:
+        before = store.seal_before(firm=firm, period=head.period)
+        problems = chain.link_problems(
+            period=head.period,
+            body=head.body,
+            previous_period=before.period if before else None,
+            previous_body=before.body if before else None,
+            previous_hash=before.hash if before else None,
+        )
+    if not problems and parse_instant(head.body["end"]) > now:
+        problems = [f"seal of {head.period} ends in the future ({head.body['end']})"]
     if problems:
         raise ChainDamaged(
             f"the newest seal of {firm} does not check out, so nothing is sealed "
@@ -174,7 +187,7 @@ def seal_trail(
     run = SealRun(firm)
     closing = margin()
     while True:
-        head = _checked_head(firm)
+        head = _checked_head(firm, now)
         if head is None:
             day = _first_day(firm, tz, created, now)
             if day is None:

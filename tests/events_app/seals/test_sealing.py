@@ -13,6 +13,7 @@ from django.utils import timezone
 from events_app import store
 from events_app.seals import chain, merkle, sealing
 from events_app.seals.canonical import canonical_json, event_digest, seal_hash
+from events_app.seals.periods import Period
 from events_app.store.client import paginate
 from hivelight.celery import app as celery_app
 from tests.events_app.event_helpers import at, envelope_event
@@ -225,6 +226,45 @@ def test_nothing_is_sealed_on_top_of_an_altered_newest_seal(trail, world):
         seal(world, until=dt.date(2023, 3, 15))
 
     assert store.get_seal(firm=trail.firm, period="2023-03-15") is None
+
+
+def test_nothing_is_sealed_after_a_seal_that_does_not_link_to_the_one_before(
+    trail, world
+):
+    helpers.delete_seal_item(trail.firm, "2023-03-13")
+    store.put_events(day_events(world, "2023-03-15", 1))
+
+    with pytest.raises(sealing.ChainDamaged, match="chain break before 2023-03-14"):
+        seal(world, until=dt.date(2023, 3, 15))
+
+
+def test_a_forged_newest_seal_far_in_the_future_stops_sealing_loudly(trail, world):
+    """A seal that links correctly but claims a period running to 2099 would
+    otherwise stop sealing silently."""
+    head = store.latest_seal(firm=trail.firm)
+    forged = chain.make_body(
+        firm=trail.firm,
+        seq=6,
+        period=Period(
+            dt.date(2099, 1, 1),
+            dt.datetime(2023, 3, 15, tzinfo=dt.UTC),
+            dt.datetime(2099, 1, 2, tzinfo=dt.UTC),
+        ),
+        tz="UTC",
+        leaves=[],
+        prev=head.hash,
+        sealed_at=dt.datetime(2023, 3, 16, tzinfo=dt.UTC),
+    )
+    store.put_seal(
+        firm=trail.firm,
+        period="2099-01-01",
+        body_text=canonical_json(forged).decode(),
+        hash=seal_hash(forged),
+        leaves=[],
+    )
+
+    with pytest.raises(sealing.ChainDamaged, match="ends in the future"):
+        seal(world, until=dt.date(2023, 3, 20))
 
 
 def test_a_firm_with_no_events_starts_its_chain_on_the_day_it_was_created(
