@@ -26,7 +26,7 @@ from django.utils.timezone import now as timezone_now
 from django.views.decorators.http import require_GET
 
 from events_app import names, store
-from events_app.envelope import isoformat, parse_instant
+from events_app.envelope import firm_key, isoformat, parse_instant
 from events_app.history import selectors
 from events_app.history.forms import AuditForm, parse_flag, parse_positive_int
 from events_app.history.views import (
@@ -410,7 +410,7 @@ def audit_seal_chain(request: HttpRequest) -> HttpResponse:
     document = {
         "format": "hivelight-seal-chain",
         "version": chain.FORMAT,
-        "firm": seals[0]["firm"] if seals else f"f_{firm.pk}",
+        "firm": firm_key(firm.pk),
         "firm_name": firm.name,
         "exported_at": isoformat(timezone_now()),
         "genesis": chain.GENESIS,
