@@ -1,4 +1,5 @@
-"""Every Celery task of the pipeline: relay, sweepers, handlers, email, webhooks.
+"""Every Celery task of the pipeline: relay, sweepers, handlers, email,
+webhooks, reminders, digests, seals.
 
 Tasks take ids or plain event dicts, never model instances, and are safe to
 run twice. Lower layers publish them by name (`wakeup.RELAY_TASK`,
@@ -13,10 +14,12 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from django.core.exceptions import ObjectDoesNotExist
 
-from events_app import bus, eventbridge, reminders
+from events_app import bus, eventbridge, reminders, store
 from events_app.notifications import digest, email
 from events_app.outbox import relay, wakeup
+from events_app.seals import sealing
 from events_app.webhooks import attempts
 
 logger = logging.getLogger(__name__)
@@ -119,3 +122,46 @@ def due_reminders() -> dict[str, int]:
 def morning_digests() -> int:
     """Periodic (beat): each person's morning digest, in their own morning."""
     return digest.send_digests()
+
+
+@shared_task(
+    name="events_app.tasks.seal_audit_trails", acks_late=True, ignore_result=True
+)
+def seal_audit_trails() -> int:
+    """Periodic (beat): seal every firm's closed periods, one task per firm."""
+    firm_ids = sealing.firm_ids()
+    for firm_id in firm_ids:
+        seal_firm_audit_trail.delay(firm_id)
+    return len(firm_ids)
+
+
+@shared_task(
+    name="events_app.tasks.seal_firm_audit_trail",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=5,
+    autoretry_for=(store.StoreUnavailable,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def seal_firm_audit_trail(firm_id: int) -> int:
+    """Seal one firm's closed periods (`sealing.seal_firm`); how many were sealed.
+
+    Safe to run twice or on two workers at once: a period's seal is a
+    conditional put, and the loser carries on from the winner's seal.
+    """
+    try:
+        run = sealing.seal_firm(firm_id=firm_id)
+    except ObjectDoesNotExist:
+        return 0  # the firm was deleted since the beat listed it
+    if run.sealed:
+        logger.info(
+            "sealed %s: %d periods to %s, %d events (%d late)",
+            run.firm,
+            len(run.sealed),
+            run.sealed_through,
+            run.events,
+            len(run.late),
+        )
+    return len(run.sealed)

@@ -213,6 +213,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events_app.tasks.morning_digests",
         "schedule": 900.0,
     },
+    # Cheap when nothing is due: one read of each firm's newest seal.
+    "seal-audit-trails": {
+        "task": "events_app.tasks.seal_audit_trails",
+        "schedule": env.float("AUDIT_SEAL_SECONDS", default=900.0),
+    },
 }
 # The local hour from which each person's morning digest goes out.
 DIGEST_HOUR = env.int("DIGEST_HOUR", default=7)
@@ -240,6 +245,16 @@ if EVENT_STORE["ENDPOINT_URL"]:
     # DynamoDB Local accepts any credentials; these never reach AWS.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+
+# --- Sealed audit trail ----------------------------------------------------------
+# A firm's day (in its timezone) is sealed this long after it ends, so events
+# still being relayed at midnight are stored before their day is sealed.
+AUDIT_SEAL_MARGIN_MINUTES = env.int("AUDIT_SEAL_MARGIN_MINUTES", default=60)
+# Days before the first unsealed one that each sealing run reads again for
+# events stored after their day was sealed (sealed as late in the next seal).
+AUDIT_SEAL_LATE_DAYS = env.int("AUDIT_SEAL_LATE_DAYS", default=7)
+# The earliest day a firm's first seal looks for events from (YYYY-MM-DD).
+AUDIT_SEAL_EPOCH = env.str("AUDIT_SEAL_EPOCH", default="2020-01-01")
 
 # `task.viewed` is recorded at most once per user and task in this window.
 TASK_VIEWED_WINDOW_SECONDS = env.int("TASK_VIEWED_WINDOW_SECONDS", default=1800)

@@ -1,7 +1,10 @@
-"""The audit views: search a firm's record, export it, any entity's full history.
+"""The audit views: search a firm's record, export it, any entity's full history,
+and the firm's seals.
 
 For firm admins (history.selectors decides). Exports stream the selection
-as CSV or JSON Lines, page by page, in bounded memory.
+as CSV or JSON Lines, page by page, in bounded memory; on request each
+event comes with its inclusion proof and its period's seal. The seal chain
+downloads as one JSON file, for a third party to keep.
 """
 
 from __future__ import annotations
@@ -13,16 +16,19 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.timezone import now as timezone_now
 from django.views.decorators.http import require_GET
 
 from events_app import names, store
+from events_app.envelope import firm_key, isoformat, parse_instant
 from events_app.history import selectors
-from events_app.history.forms import AuditForm, parse_positive_int
+from events_app.history.forms import AuditForm, parse_flag, parse_positive_int
 from events_app.history.views import (
     HISTORY_PAGE,
     cursor_of,
@@ -32,6 +38,9 @@ from events_app.history.views import (
     tz_of,
     with_query,
 )
+from events_app.seals import chain
+from events_app.seals.canonical import canonical_json, event_digest, seal_hash
+from events_app.seals.proofs import SealProofs
 from events_app.text import quoted
 from hivelight.http import action, login_required, message_of
 from tasks_app.models import Task
@@ -39,6 +48,7 @@ from tasks_app.models import Task
 logger = logging.getLogger(__name__)
 
 AUDIT_PAGE = 50
+SEALS_PAGE = 60
 
 
 def _audit_form(request: HttpRequest) -> AuditForm:
@@ -80,8 +90,9 @@ def audit(request: HttpRequest) -> HttpResponse:
             next_url=f"{base}?{query}&{urlencode({'cursor': page.next_cursor})}"
             if page.next_cursor
             else None,
-            csv_url=f"{reverse('audit_export', args=['csv'])}?{query}",
-            jsonl_url=f"{reverse('audit_export', args=['jsonl'])}?{query}",
+            export_params=sorted(form.params().items()),
+            csv_url=reverse("audit_export", args=["csv"]),
+            jsonl_url=reverse("audit_export", args=["jsonl"]),
         )
     else:
         status = 400
@@ -105,6 +116,21 @@ EXPORT_COLUMNS = [
     "changes",
     "source",
     "request_id",
+]
+# With proofs: what a third party needs to check the row against its seal.
+PROOF_COLUMNS = [
+    "event_sha256",
+    "leaf_index",
+    "tree_size",
+    "audit_path",
+    "late",
+    "seal_period",
+    "seal_seq",
+    "seal_root",
+    "seal_hash",
+    "unsealed",
+    "event_json",
+    "seal_json",
 ]
 # Spreadsheets run cells starting with these as formulas (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -144,6 +170,44 @@ def export_row(event: dict[str, Any]) -> list[Any]:
     return [_csv_cell(v) for v in row]
 
 
+def proof_row(event: dict[str, Any], sealed: dict[str, Any]) -> list[Any]:
+    """The PROOF_COLUMNS of an event: its canonical JSON, proof and seal."""
+    proof, seal = sealed["proof"], sealed["seal"]
+    event_json = canonical_json(event).decode()
+    digest = event_digest(event).hex()
+    if proof is None:
+        return [
+            digest,
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            sealed["unsealed"],
+            event_json,
+            "",
+        ]
+    body = {k: v for k, v in seal.items() if k != "hash"}
+    row = [
+        digest,
+        proof["leaf_index"],
+        proof["tree_size"],
+        " ".join(proof["audit_path"]),
+        "yes" if proof["late"] else "no",
+        seal["period"],
+        seal["seq"],
+        seal["root"],
+        seal["hash"],
+        "",
+        event_json,
+        canonical_json(body).decode(),
+    ]
+    return [_csv_cell(v) for v in row]
+
+
 class _Line:
     """A file-like object whose write returns the line (csv.writer to a stream)."""
 
@@ -152,19 +216,27 @@ class _Line:
 
 
 def _export_lines(
-    first: dict[str, Any] | None, rest: Iterator[dict[str, Any]], fmt: str
+    first: dict[str, Any] | None,
+    rest: Iterator[dict[str, Any]],
+    fmt: str,
+    proofs: SealProofs | None = None,
 ) -> Iterator[str]:
     writer = csv.writer(_Line())
     if fmt == "csv":
-        yield writer.writerow(EXPORT_COLUMNS)
+        yield writer.writerow(EXPORT_COLUMNS + (PROOF_COLUMNS if proofs else []))
     if first is None:
         return
     try:
         for event in itertools.chain([first], rest):
+            sealed = proofs.proof_for(event) if proofs else None
             if fmt == "csv":
-                yield writer.writerow(export_row(event))
+                row = export_row(event)
+                if sealed is not None:
+                    row += proof_row(event, sealed)
+                yield writer.writerow(row)
             else:
-                yield json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n"
+                line = {"event": event, **sealed} if sealed is not None else event
+                yield json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n"
     except store.StoreError:
         # Headers are gone: the best left is to say plainly that it stops here.
         logger.warning("audit export cut short by the event store", exc_info=True)
@@ -179,20 +251,33 @@ def _export_lines(
 @require_GET
 @action
 def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    """The audit selection as CSV or JSON Lines, streamed page by page."""
+    """The audit selection as CSV or JSON Lines, streamed page by page.
+
+    `proofs=1` adds each event's inclusion proof and its period's seal: in
+    JSON Lines each line is then {"event", "proof", "seal"} (or "unsealed",
+    why not); in CSV the PROOF_COLUMNS follow.
+    """
     if fmt not in ("csv", "jsonl"):
         raise Http404("No such export.")
     form = _audit_form(request)
     if not form.is_valid():
         raise ValidationError(_form_errors(form))
-    events = selectors.audit_export(viewer=request.user, query=form.query())
-    # The first page is read before answering, so a store that is down is a
-    # 503 rather than a broken download.
+    with_proofs = parse_flag(request.GET.get("proofs"), "proofs")
+    query = form.query()
+    events = selectors.audit_export(viewer=request.user, query=query)
+    # The first page (and the seals) are read before answering, so a store
+    # that is down is a 503 rather than a broken download.
     first = next(events, None)
+    proofs = (
+        selectors.audit_proofs(viewer=request.user, query=query)
+        if with_proofs
+        else None
+    )
     data = form.cleaned_data
-    filename = f"hivelight-audit-{data['date_from']}-{data['date_to']}.{fmt}"
+    sealed = "-sealed" if with_proofs else ""
+    filename = f"hivelight-audit-{data['date_from']}-{data['date_to']}{sealed}.{fmt}"
     response = StreamingHttpResponse(
-        _export_lines(first, events, fmt),
+        _export_lines(first, events, fmt, proofs),
         content_type="text/csv; charset=utf-8"
         if fmt == "csv"
         else "application/x-ndjson; charset=utf-8",
@@ -260,3 +345,88 @@ def _label_of(events: list[dict[str, Any]], subject_type: str, subject_id: int) 
         if subject.get("type") == subject_type and subject.get("id") == subject_id:
             return quoted(subject.get("label"))
     return f"#{subject_id}"
+
+
+# --- seals ---------------------------------------------------------------------------
+
+
+def _seal_row(seal: store.StoredSeal) -> dict[str, Any]:
+    """A seal for the page; `intact` is its cheap self-check (its hash), not
+    verification, which recomputes it from the events (verify_audit_trail)."""
+    body = seal.body
+    intact = (
+        set(body) == chain.BODY_KEYS
+        and seal_hash(body) == seal.hash
+        and body["period"] == seal.period
+    )
+    try:
+        sealed_at = parse_instant(body["sealed_at"])
+    except (KeyError, TypeError, ValueError):
+        sealed_at = None
+    return {
+        "period": seal.period,
+        "seq": body.get("seq"),
+        "size": body.get("size"),
+        "late": body.get("late"),
+        "tz": body.get("tz"),
+        "sealed_at": sealed_at,
+        "root": body.get("root") or "",
+        "hash": seal.hash,
+        "intact": intact,
+    }
+
+
+@login_required
+@require_GET
+@action
+def audit_seals(request: HttpRequest) -> HttpResponse:
+    """The firm's seals, newest first, and the chain to download."""
+    cursor = cursor_of(request)
+    page = selectors.audit_seals(viewer=request.user, cursor=cursor, limit=SEALS_PAGE)
+    rows = [_seal_row(seal) for seal in page.items]
+    base = reverse("audit_seals")
+    context = {
+        "rows": rows,
+        "head": rows[0] if rows and cursor is None else None,
+        "first_page": cursor is None,
+        "first_url": base,
+        "next_url": f"{base}?{urlencode({'cursor': page.next_cursor})}"
+        if page.next_cursor
+        else None,
+        "margin_minutes": settings.AUDIT_SEAL_MARGIN_MINUTES,
+        "chain_url": reverse("audit_seal_chain"),
+    }
+    return render(request, "events_app/audit_seals.html", context)
+
+
+@login_required
+@require_GET
+@action
+def audit_seal_chain(request: HttpRequest) -> HttpResponse:
+    """Every seal of the firm as one JSON file, for a third party to keep."""
+    seals = selectors.audit_seal_chain(viewer=request.user)
+    firm = request.user.membership.firm
+    through = seals[-1]["period"] if seals else "none"
+    document = {
+        "format": "hivelight-seal-chain",
+        "version": chain.FORMAT,
+        "firm": firm_key(firm.pk),
+        "firm_name": firm.name,
+        "exported_at": isoformat(timezone_now()),
+        "genesis": chain.GENESIS,
+        "hashing": (
+            "Each seal's hash is the hex SHA-256 of the canonical JSON of its "
+            "other fields (keys sorted, no whitespace, UTF-8); each seal's prev "
+            "is the hash of the seal before it, the first one's the genesis. "
+            "See docs/verify.md."
+        ),
+        "seals": seals,
+    }
+    response = HttpResponse(
+        json.dumps(document, ensure_ascii=False, indent=1) + "\n",
+        content_type="application/json; charset=utf-8",
+    )
+    filename = f"hivelight-seals-{firm.slug}-{through}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -144,6 +144,15 @@ def parse_positive_int(value: str | None, what: str) -> int | None:
     return number
 
 
+def parse_flag(value: str | None, what: str) -> bool:
+    """A checkbox or switch: absent, empty or 0 is off; 1, on or true is on."""
+    if value in (None, "", "0", "false", "off"):
+        return False
+    if value in ("1", "on", "true"):
+        return True
+    raise ValidationError(f"“{what}” is 1 or 0, not “{value[:20]}”.")
+
+
 def parse_limit(value: str | None, default: int = 100, maximum: int = 200) -> int:
     number = parse_positive_int(value, "limit")
     if number is None:
@@ -235,10 +244,8 @@ class AuditForm(forms.Form):
             name_prefix=data.get("name") or None,
         )
 
-    def querystring(self) -> str:
-        """The selection as query parameters (exports, next pages)."""
-        from django.utils.http import urlencode
-
+    def params(self) -> dict[str, str]:
+        """The selection as query parameters, empty ones left out."""
         data = self.cleaned_data
         params = {
             "user": data.get("user") or "",
@@ -247,4 +254,10 @@ class AuditForm(forms.Form):
             "date_from": data["date_from"].isoformat(),
             "date_to": data["date_to"].isoformat(),
         }
-        return urlencode({k: v for k, v in params.items() if v})
+        return {k: v for k, v in params.items() if v}
+
+    def querystring(self) -> str:
+        """The selection as a query string (exports, next pages)."""
+        from django.utils.http import urlencode
+
+        return urlencode(self.params())

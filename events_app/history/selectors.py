@@ -11,7 +11,7 @@ Who sees which events:
   admins; the counts are everything the person did (a counter cannot be
   split by matter), the events listed leave out every walled matter the
   viewer is outside of;
-- audit (search, exports, the history of deleted entities): firm admins,
+- audit (search, exports, the history of deleted entities, the seals): firm admins,
   compliance officers and staff users with a membership, over their firm.
   Outside a wall a matter and everything in it does not exist, for every
   role: audit leaves out the walled matters the viewer is outside of.
@@ -35,6 +35,8 @@ from django.http import Http404
 from events_app import envelope, names, store
 from events_app.history import compliance
 from events_app.names import CalendarFilter
+from events_app.seals import chain
+from events_app.seals.proofs import SealProofs
 from tasks_app import selectors as task_selectors
 from tasks_app.models import Comment, Matter, User
 
@@ -460,3 +462,24 @@ def audit_export(*, viewer: User, query: AuditQuery) -> Iterator[dict[str, Any]]
     )
     events = (event for page in pages for event in redact(viewer, page).items)
     return compliance.recorded_stream(viewer, events, "an audit export")
+
+
+def audit_proofs(*, viewer: User, query: AuditQuery) -> SealProofs:
+    """Inclusion proofs for the events of an audit export (same firm, same
+    range); only ever asked about the events the export includes."""
+    firm = require_auditor(viewer)
+    return SealProofs(firm=firm, start=query.start, end=query.end)
+
+
+def audit_seals(
+    *, viewer: User, cursor: str | None = None, limit: int = 50
+) -> store.SealPage:
+    """A page of the auditor's firm's seals, newest first."""
+    firm = require_auditor(viewer)
+    return store.seal_page(firm=firm, limit=_limit(limit), cursor=cursor)
+
+
+def audit_seal_chain(*, viewer: User) -> list[dict[str, Any]]:
+    """Every seal of the auditor's firm, oldest first, as handed to others."""
+    firm = require_auditor(viewer)
+    return [chain.record(s.body, s.hash) for s in store.seals_between(firm=firm)]

@@ -26,6 +26,8 @@ urlpatterns = [
     ),
     path("audit/", audit.audit, name="audit"),
     path("audit/export.<str:fmt>", audit.audit_export, name="audit_export"),
+    path("audit/seals/", audit.audit_seals, name="audit_seals"),
+    path("audit/seals/chain.json", audit.audit_seal_chain, name="audit_seal_chain"),
     path(
         "audit/history/<str:subject_type>/<int:subject_id>/",
         audit.audit_history,

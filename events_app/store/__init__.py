@@ -24,10 +24,15 @@ Tables (names take `settings.EVENT_STORE["TABLE_PREFIX"]`):
 `<prefix>ActivityCounts`: per person and day, the counters the calendar
 reads (layout in `counters`).
 
+`<prefix>Seals`: per firm and period, the seal of the period's events and
+its leaf list (layout in `seals`; what a seal is: `events_app.seals`).
+Seals are only ever added, with conditional puts.
+
 Modules: `client` (boto3, errors), `codec` (keys, attribute values,
 cursors), `tables` (create, upgrade), `writes` (put_events), `queries`,
-`counters` (daily counts), `recount`, `local` (DynamoDB Local for `make
-run` and tests). This package's public API is what it imports here.
+`counters` (daily counts), `recount`, `seals` (seal heads and leaf lists),
+`local` (DynamoDB Local for `make run` and tests). This package's public
+API is what it imports here.
 
 Events whose names expire (`task.viewed`, via TTL) are stored but not
 counted: counters must stay rebuildable from the events that remain.
@@ -61,6 +66,18 @@ from events_app.store.queries import (
     query_user_events,
 )
 from events_app.store.recount import recount_user
+from events_app.store.seals import (
+    SealPage,
+    StoredSeal,
+    events_at,
+    get_seal,
+    latest_seal,
+    put_seal,
+    seal_before,
+    seal_leaves,
+    seal_page,
+    seals_between,
+)
 from events_app.store.tables import delete_tables, ensure_tables, reindex_events
 from events_app.store.writes import PutResult, put_events
 
@@ -68,16 +85,22 @@ __all__ = [
     "InvalidCursor",
     "Page",
     "PutResult",
+    "SealPage",
     "StoreError",
     "StoreUnavailable",
+    "StoredSeal",
     "TableNames",
     "daily_counts",
     "delete_tables",
     "ensure_tables",
+    "events_at",
     "get_event",
+    "get_seal",
     "iter_events",
     "iter_pages",
+    "latest_seal",
     "put_events",
+    "put_seal",
     "query_entity_history",
     "query_events_by_name",
     "query_firm_events",
@@ -86,5 +109,9 @@ __all__ = [
     "recount_user",
     "reindex_events",
     "reset_client",
+    "seal_before",
+    "seal_leaves",
+    "seal_page",
+    "seals_between",
     "table_names",
 ]

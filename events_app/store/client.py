@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 EVENTS_TABLE = "Events"
 COUNTS_TABLE = "ActivityCounts"
+SEALS_TABLE = "Seals"
 THROTTLING = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -65,6 +66,7 @@ class InvalidCursor(ValidationError):
 class TableNames(NamedTuple):
     events: str
     counts: str
+    seals: str
 
 
 # --- settings and client -----------------------------------------------------------
@@ -78,9 +80,11 @@ def _store_settings() -> dict[str, Any]:
 
 
 def table_names() -> TableNames:
-    """The two table names under the current TABLE_PREFIX (read per call)."""
+    """The store's table names under the current TABLE_PREFIX (read per call)."""
     prefix = _store_settings().get("TABLE_PREFIX", "") or ""
-    return TableNames(prefix + EVENTS_TABLE, prefix + COUNTS_TABLE)
+    return TableNames(
+        prefix + EVENTS_TABLE, prefix + COUNTS_TABLE, prefix + SEALS_TABLE
+    )
 
 
 def _client() -> Any:

@@ -74,6 +74,21 @@ def firm_month_pk(firm: str, month: str) -> str:
     return f"F#{_key_part(firm, 'firm')}#{_key_part(month, 'month')}"
 
 
+def seal_pk(firm: str) -> str:
+    """Partition of a firm's seals (table Seals), one item per period."""
+    return f"S#{_key_part(firm, 'firm')}"
+
+
+def seal_sk(period: str) -> str:
+    """Sort key of a period's seal: `P#<YYYY-MM-DD>`, the chain's order."""
+    return f"P#{_key_part(period, 'period')}"
+
+
+def leaves_pk(firm: str, token: str) -> str:
+    """Partition of one seal's leaf list, split over items (table Seals)."""
+    return f"L#{_key_part(firm, 'firm')}#{_key_part(token, 'token')}"
+
+
 def indexed_entity(event: dict[str, Any]) -> dict[str, Any]:
     """The entity whose history holds the event: its parent, else its subject."""
     parent = event.get("parent")

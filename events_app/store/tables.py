@@ -61,7 +61,8 @@ def _gsi_spec(index: str) -> dict[str, Any]:
     }
 
 
-def _counts_table_spec(name: str) -> dict[str, Any]:
+def _plain_table_spec(name: str) -> dict[str, Any]:
+    """A table keyed by string pk and sk, no index (counters, seals)."""
     return {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -145,13 +146,14 @@ def ensure_tables() -> None:
             TableName=names.events,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
-    if _describe(names.counts) is None:
-        _create_table(_counts_table_spec(names.counts))
-    _wait_active(names.counts)
+    for plain in (names.counts, names.seals):
+        if _describe(plain) is None:
+            _create_table(_plain_table_spec(plain))
+        _wait_active(plain)
 
 
 def delete_tables() -> None:
-    """Delete both tables (tests and benchmarks); missing tables are fine."""
+    """Delete the store's tables (tests and benchmarks); missing ones are fine."""
     for name in table_names():
         try:
             call("delete_table", TableName=name)

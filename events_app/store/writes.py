@@ -201,7 +201,8 @@ def _pack(prepared: Sequence[_Prepared]) -> Iterator[list[_Prepared]]:
 
 
 def _transact_items(group: Sequence[_Prepared]) -> list[dict[str, Any]]:
-    events_table, counts_table = table_names()
+    names = table_names()
+    events_table, counts_table = names.events, names.counts
     actions: list[dict[str, Any]] = [
         {
             "Put": {

@@ -14,8 +14,8 @@ from events_app import store
 class Command(BaseCommand):
     help = (
         "Create the DynamoDB tables of the event store (events with their "
-        "entity, matter and name indexes and TTL; activity counters) if they "
-        "do not exist. Safe to run any number of times."
+        "entity, matter and name indexes and TTL; activity counters; seals) "
+        "if they do not exist. Safe to run any number of times."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,6 +44,7 @@ class Command(BaseCommand):
         names = store.table_names()
         self.stdout.write(
             self.style.SUCCESS(
-                f"event store ready at {endpoint}: {names.events}, {names.counts}"
+                f"event store ready at {endpoint}: "
+                f"{names.events}, {names.counts}, {names.seals}"
             )
         )

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events_app import envelope, store
+from events_app.management.progress import Progress
 from tasks_app.models import Firm, User
-
-BAR_WIDTH = 30
 
 
 def _days(n: int) -> str:
@@ -26,46 +24,6 @@ class Target:
     firm: str
     user_id: int | None
     label: str
-
-
-class Progress:
-    """A one-line progress bar on stderr (a plain line per person off a tty)."""
-
-    def __init__(self, stream: Any, total: int) -> None:
-        self.stream = stream  # a management command's OutputWrapper
-        self.total = total
-        self.done = 0
-        self.days = 0
-        self.tty = stream.isatty()
-        self._drawn = 0.0
-
-    def _write(self, text: str) -> None:
-        self.stream.write(text, ending="")
-        self.stream.flush()
-
-    def day(self, label: str, day: str) -> None:
-        self.days += 1
-        now = time.monotonic()
-        if self.tty and now - self._drawn > 0.1:
-            self._draw(f"{label} {day}")
-            self._drawn = now
-
-    def finished(self, label: str) -> None:
-        self.done += 1
-        if self.tty:
-            self._draw(label)
-        else:
-            self._write(f"[{self.done}/{self.total}] {label}: checked\n")
-
-    def close(self) -> None:
-        if self.tty:
-            self._write("\n")
-
-    def _draw(self, note: str) -> None:
-        filled = BAR_WIDTH * self.done // max(self.total, 1)
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        line = f"\r[{bar}] {self.done}/{self.total} people, {self.days} days · {note}"
-        self._write(line[:119].ljust(119))
 
 
 class Command(BaseCommand):
@@ -108,7 +66,7 @@ class Command(BaseCommand):
                     user_id=target.user_id,
                     since=options["since"],
                     dry_run=options["dry_run"],
-                    on_day=lambda day, t=target: progress.day(t.label, day),
+                    on_day=lambda day, t=target: progress.step(t.label, day),
                 )
                 progress.finished(target.label)
                 checked_days += report["days_checked"]
