@@ -136,7 +136,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "firm", "is_enabled", "failing_since", "created_at")
-    list_filter = ("is_enabled", "include_walled")
+    list_filter = ("is_enabled",)
     list_select_related = ("firm",)
     search_fields = ("url", "description", "firm__name")
     exclude = ("secret", "previous_secret")

@@ -197,10 +197,6 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     # Bus patterns (`task.completed`, `task.*`, `*`).
     event_patterns = models.JSONField(default=list)
-    include_walled = models.BooleanField(
-        default=False,
-        help_text="Also send events of matters behind an ethical wall.",
-    )
     is_enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -240,6 +236,9 @@ class WebhookDelivery(models.Model):
     de-duplicate. An attempt in flight holds `lease_until`; a worker that
     died mid-send lets the lease lapse and the sweeper sends again.
     """
+
+    # Set by webhooks.selectors.mark_withheld: of a matter walled since.
+    withheld = False
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

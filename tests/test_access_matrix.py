@@ -28,11 +28,12 @@ from django.urls.resolvers import URLPattern, URLResolver
 from django.utils import timezone
 
 from events_app.context import acting_as
-from events_app.models import Notification
+from events_app.models import Notification, OutboxEvent, WebhookDelivery
+from events_app.webhooks import services as webhook_services
 from tasks_app import services
-from tasks_app.models import Comment, MatterMember, Milestone, Task, User
+from tasks_app.models import Comment, MatterMember, Membership, Milestone, Task, User
 from tests.events_app.live_helpers import open_hello, request, run_async, session_key
-from tests.fixtures.factories import make_task
+from tests.fixtures.factories import make_task, make_user
 from tests.fixtures.worker import celery_eager
 
 pytestmark = pytest.mark.services
@@ -54,6 +55,10 @@ class Hidden:
     notification_id: int
     person_id: int
     labels: tuple[str, ...]
+    roadmap_id: int = 0
+    roadmap_task_id: int = 0
+    endpoint_id: int = 0
+    delivery_id: int = 0
 
 
 def routes() -> Iterator[tuple[str, str]]:
@@ -69,6 +74,21 @@ def routes() -> Iterator[tuple[str, str]]:
     yield from walk(get_resolver().url_patterns)
 
 
+def queue_delivery(endpoint, task: Task) -> WebhookDelivery:
+    """A delivery of the task's creation, as the relay would have made it."""
+    event = (
+        OutboxEvent.objects.filter(name="task.created", payload__subject__id=task.pk)
+        .get()
+        .payload
+    )
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_id=event["id"],
+        event_name=event["name"],
+        payload=event,
+    )
+
+
 def url_for(route: str, hidden: Hidden) -> str | None:
     values = {
         "matter_id": hidden.matter_id,
@@ -81,6 +101,11 @@ def url_for(route: str, hidden: Hidden) -> str | None:
         "subject_type": "task",
         "subject_id": hidden.task_id,
         "fmt": "jsonl",
+        "roadmap_id": hidden.roadmap_id,
+        "kind": "task",
+        "item_id": hidden.roadmap_task_id,
+        "endpoint_id": hidden.endpoint_id,
+        "delivery_id": hidden.delivery_id,
     }
     if "<uidb64>" in route:
         return None  # a password link belongs to no object
@@ -136,6 +161,26 @@ def scene(transactional_db, event_store, world, connie):
             actor=world.oscar, matter_id=world.other_matter.pk, name="Quayside heads"
         )
         their_person = User.objects.get(pk=world.oscar.pk)
+        their_plan = services.roadmap_create(actor=world.oscar, name="Quayside plan")
+        their_step = services.roadmap_task_add(
+            actor=world.oscar, roadmap_id=their_plan.pk, title="Quayside break notice"
+        )
+        olga = make_user(world.other_firm, "olga", Membership.Role.FIRM_ADMIN)
+        their_hook, _ = webhook_services.endpoint_create(
+            actor=olga,
+            url="http://127.0.0.1:9/quayside-billing-hook",
+            description="Quayside billing",
+            event_patterns=["*"],
+        )
+        their_delivery = queue_delivery(their_hook, theirs)
+        # Ours, made before the wall went up around the walled matter's work:
+        # a delivery of its task stays in the firm's webhook log.
+        our_hook, _ = webhook_services.endpoint_create(
+            actor=world.dora,
+            url="http://127.0.0.1:9/our-billing-hook",
+            event_patterns=["*"],
+        )
+        our_delivery = queue_delivery(our_hook, secret)
     walled = Hidden(
         matter_id=world.walled.pk,
         task_id=secret.pk,
@@ -150,6 +195,8 @@ def scene(transactional_db, event_store, world, connie):
             comment.body,
             milestone.name,
         ),
+        endpoint_id=our_hook.pk,
+        delivery_id=our_delivery.pk,
     )
     other = Hidden(
         matter_id=world.other_matter.pk,
@@ -166,7 +213,15 @@ def scene(transactional_db, event_store, world, connie):
             their_milestone.name,
             world.other_matter.client_name,
             world.other_matter.number,
+            their_plan.name,
+            their_step.title,
+            their_hook.url,
+            their_hook.description,
         ),
+        roadmap_id=their_plan.pk,
+        roadmap_task_id=their_step.pk,
+        endpoint_id=their_hook.pk,
+        delivery_id=their_delivery.pk,
     )
     return {"walled": walled, "other": other}
 

@@ -257,13 +257,11 @@ def _claim(delivery_id: int) -> Claim | str:
 
 
 def _withheld(row: WebhookDelivery, endpoint: WebhookEndpoint) -> bool:
-    """An event of a walled (or deleted) matter, for an endpoint that opted out.
+    """An event of a walled (or deleted) matter: never sent.
 
     Checked again at send time: a wall put up since the event was relayed
     still holds.
     """
-    if endpoint.include_walled:
-        return False
     matter_id = (row.payload.get("matter") or {}).get("id")
     if matter_id is None:
         return False

@@ -37,7 +37,7 @@ def fan_out(events: list[dict[str, Any]]) -> list[int]:
         return []
     endpoints = list(
         WebhookEndpoint.objects.filter(firm_id__in=firm_ids, is_enabled=True).only(
-            "id", "firm_id", "event_patterns", "include_walled"
+            "id", "firm_id", "event_patterns"
         )
     )
     if not endpoints:
@@ -45,7 +45,7 @@ def fan_out(events: list[dict[str, Any]]) -> list[int]:
     by_firm: dict[int, list[WebhookEndpoint]] = defaultdict(list)
     for endpoint in endpoints:
         by_firm[endpoint.firm_id].append(endpoint)
-    walled = _walled_matters(events, endpoints)
+    walled = _walled_matters(events)
     now = timezone.now()
     rows = []
     for event in events:
@@ -53,8 +53,8 @@ def fan_out(events: list[dict[str, Any]]) -> list[int]:
         for endpoint in by_firm.get(envelope.firm_id_of(event.get("firm")), ()):
             if not wants(endpoint, event["name"]):
                 continue
-            if matter_id in walled and not endpoint.include_walled:
-                continue
+            if matter_id in walled:
+                continue  # walls hold outside the product too
             rows.append(
                 WebhookDelivery(
                     endpoint_id=endpoint.pk,
@@ -72,12 +72,8 @@ def fan_out(events: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
-def _walled_matters(
-    events: list[dict[str, Any]], endpoints: list[WebhookEndpoint]
-) -> set[int]:
+def _walled_matters(events: list[dict[str, Any]]) -> set[int]:
     """The batch's matters that are walled now, or no longer exist."""
-    if all(endpoint.include_walled for endpoint in endpoints):
-        return set()
     matter_ids = {
         (e.get("matter") or {}).get("id") for e in events if e.get("matter")
     } - {None}

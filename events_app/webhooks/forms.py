@@ -46,14 +46,6 @@ class EndpointForm(forms.Form):
             "(task.*), or * for every event."
         ),
     )
-    include_walled = forms.BooleanField(
-        label="Include events of walled matters",
-        required=False,
-        help_text=(
-            "Off: events of matters behind an ethical wall are never sent here. "
-            "Turn on only if the receiving system keeps the walls itself."
-        ),
-    )
     is_enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -73,7 +65,6 @@ class EndpointForm(forms.Form):
             "url": endpoint.url,
             "description": endpoint.description,
             "event_patterns": "\n".join(endpoint.event_patterns),
-            "include_walled": endpoint.include_walled,
             "is_enabled": endpoint.is_enabled,
         }
 

@@ -13,6 +13,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from events_app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from tasks_app.models import Matter
 from tasks_app.selectors import membership_for
 
 ADMINS_ONLY = "Only firm admins can manage webhooks."
@@ -68,7 +69,24 @@ def delivery_get_for_admin(
     if delivery is None:
         raise Http404("No such delivery.")
     admin_firm_id(user)
-    return delivery
+    return mark_withheld([delivery])[0]
+
+
+def mark_withheld(deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
+    """Set `withheld` on deliveries of a matter walled (or gone) since they were
+    made: never sent, their payload shown to nobody, never resent."""
+    matter_ids = {(d.payload.get("matter") or {}).get("id") for d in deliveries} - {
+        None
+    }
+    open_ids = set(
+        Matter.objects.filter(pk__in=matter_ids, is_restricted=False).values_list(
+            "pk", flat=True
+        )
+    )
+    for delivery in deliveries:
+        matter_id = (delivery.payload.get("matter") or {}).get("id")
+        delivery.withheld = matter_id is not None and matter_id not in open_ids
+    return deliveries
 
 
 def delivery_list_for_endpoint(
@@ -84,16 +102,18 @@ def delivery_list_for_endpoint(
         rows = rows.filter(status=status)
     if before_id:
         rows = rows.filter(pk__lt=before_id)
-    return list(
-        rows.order_by("-id").prefetch_related(
-            Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("id"))
-        )[:limit]
+    return mark_withheld(
+        list(
+            rows.order_by("-id").prefetch_related(
+                Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("id"))
+            )[:limit]
+        )
     )
 
 
 def delivery_with_attempts(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """The delivery again, with its attempts, for a fragment after an action."""
-    return (
+    fresh = (
         WebhookDelivery.objects.filter(pk=delivery.pk)
         .select_related("endpoint")
         .prefetch_related(
@@ -101,3 +121,4 @@ def delivery_with_attempts(*, delivery: WebhookDelivery) -> WebhookDelivery:
         )
         .get()
     )
+    return mark_withheld([fresh])[0]

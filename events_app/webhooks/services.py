@@ -73,7 +73,7 @@ def clean_patterns(patterns: Iterable[str]) -> list[str]:
 
 # --- endpoints -------------------------------------------------------------------
 
-FIELDS = ("url", "description", "event_patterns", "include_walled", "is_enabled")
+FIELDS = ("url", "description", "event_patterns", "is_enabled")
 
 
 def _snapshot(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -81,7 +81,6 @@ def _snapshot(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "url": endpoint.url,
         "description": endpoint.description,
         "event_patterns": list(endpoint.event_patterns),
-        "include_walled": endpoint.include_walled,
         "enabled": endpoint.is_enabled,
     }
 
@@ -109,7 +108,6 @@ def endpoint_create(
     url: str,
     description: str = "",
     event_patterns: Iterable[str],
-    include_walled: bool = False,
     is_enabled: bool = True,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint of the actor's firm; returns it and its secret (shown once)."""
@@ -120,7 +118,6 @@ def endpoint_create(
         url=clean_url(url),
         description=description.strip(),
         event_patterns=clean_patterns(event_patterns),
-        include_walled=include_walled,
         is_enabled=is_enabled,
         secret=secret,
         created_by=actor,
@@ -140,7 +137,6 @@ def endpoint_update(
     url: str,
     description: str = "",
     event_patterns: Iterable[str],
-    include_walled: bool,
     is_enabled: bool,
 ) -> WebhookEndpoint:
     """Change an endpoint; turning it back on forgets why it was turned off."""
@@ -152,7 +148,6 @@ def endpoint_update(
         endpoint.url = clean_url(url)
     endpoint.description = description.strip()
     endpoint.event_patterns = clean_patterns(event_patterns)
-    endpoint.include_walled = include_walled
     if is_enabled and not endpoint.is_enabled:
         endpoint.disabled_reason = ""
         endpoint.disabled_at = None
@@ -184,7 +179,6 @@ def endpoint_set_enabled(
             url=endpoint.url,
             description=endpoint.description,
             event_patterns=endpoint.event_patterns,
-            include_walled=endpoint.include_walled,
             is_enabled=is_enabled,
         )
 
@@ -283,6 +277,10 @@ def delivery_resend(*, actor: Any, delivery_id: int) -> WebhookDelivery:
         user=actor, delivery_id=delivery_id, for_update=True
     )
     now = timezone.now()
+    if delivery.withheld:
+        raise ValidationError(
+            "This event is of a matter behind an ethical wall: it is never sent."
+        )
     if not endpoint.is_enabled and not delivery.is_test:
         raise ValidationError("The endpoint is turned off: turn it on to resend.")
     if delivery.lease_until is not None and delivery.lease_until > now:

@@ -66,7 +66,7 @@ def test_adding_an_endpoint_shows_its_secret_once(as_dora, world: World) -> None
 
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.event_patterns == ["task.completed", "task.started"]
-    assert endpoint.firm == world.firm and not endpoint.include_walled
+    assert endpoint.firm == world.firm
     page = response.content.decode()
     assert endpoint.secret in page
     assert "it will not be shown again" in page
@@ -209,10 +209,10 @@ def test_editing_turning_off_and_deleting(as_dora, world: World, endpoint_at) ->
 
     as_dora.post(
         reverse("webhook_edit", args=[endpoint.pk]),
-        form_data(url=endpoint.url, event_patterns="comment.*", include_walled="on"),
+        form_data(url=endpoint.url, event_patterns="comment.*"),
     )
     endpoint.refresh_from_db()
-    assert endpoint.event_patterns == ["comment.*"] and endpoint.include_walled
+    assert endpoint.event_patterns == ["comment.*"]
 
     as_dora.post(reverse("webhook_toggle", args=[endpoint.pk]))
     endpoint.refresh_from_db()
@@ -248,3 +248,28 @@ def test_the_delivery_of_another_firm_is_not_found(
     )
     resend = client.post(reverse("webhook_delivery_resend", args=[delivery.pk]))
     assert resend.status_code == 404
+
+
+def test_a_delivery_of_a_matter_walled_since_shows_nothing_and_is_not_resent(
+    as_dora, world: World, endpoint_at
+) -> None:
+    """Made before the wall went up: its payload is now the wall's to keep."""
+    from tests.events_app.webhooks.test_attempts import queue
+
+    endpoint, _ = endpoint_at(world.dora)
+    delivery = queue(endpoint, matter=world.matter)
+    world.matter.is_restricted = True
+    world.matter.save()
+
+    page = as_dora.get(reverse("webhook_detail", args=[endpoint.pk])).content.decode()
+    row = as_dora.get(reverse("webhook_delivery", args=[delivery.pk])).content.decode()
+    resent = as_dora.post(reverse("webhook_delivery_resend", args=[delivery.pk]))
+
+    for html in (page, row):
+        assert "Withheld: this event is of a matter behind an ethical wall" in html
+        assert world.matter.number not in html
+        assert "Brief" not in html
+    assert resent.status_code == 400
+    assert "never sent" in resent.content.decode()
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts == 0
