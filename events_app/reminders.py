@@ -31,6 +31,7 @@ from events_app.models import ReminderSent
 from tasks_app.models import MatterMember, Task, User
 
 Kind = ReminderSent.Kind
+MAX_UTC_OFFSET = dt.timedelta(hours=14)  # Kiribati's Line Islands
 
 
 @dataclass
@@ -51,6 +52,9 @@ def _candidates(now: dt.datetime):
     """Open tasks due by the day after tomorrow anywhere on Earth, not yet
     reminded of everything their due date can bring."""
     latest = (now + dt.timedelta(days=2)).date()
+    # The furthest-ahead local date on Earth (UTC+14): a task due on it or
+    # later is overdue nowhere yet.
+    furthest_today = (now + MAX_UTC_OFFSET).date()
 
     def sent(kind: str) -> Exists:
         return Exists(
@@ -69,7 +73,7 @@ def _candidates(now: dt.datetime):
         )
         .exclude(status=Task.Status.DONE)
         .exclude(sent(Kind.OVERDUE) & sent(Kind.ESCALATED))
-        .exclude(Q(due_date__gte=now.date()) & sent(Kind.DUE_SOON))
+        .exclude(Q(due_date__gte=furthest_today) & sent(Kind.DUE_SOON))
         .select_related("assignee__membership__firm", "matter__firm")
         .order_by("pk")
     )

@@ -207,11 +207,11 @@ CELERY_BEAT_SCHEDULE = {
     # at their own time, and some timezones are half or quarter hours off.
     "due-reminders": {
         "task": "events_app.tasks.due_reminders",
-        "schedule": 900.0,
+        "schedule": env.float("REMINDER_SECONDS", default=900.0),
     },
     "morning-digests": {
         "task": "events_app.tasks.morning_digests",
-        "schedule": 900.0,
+        "schedule": env.float("DIGEST_SECONDS", default=900.0),
     },
     # Cheap when nothing is due: one read of each firm's newest seal.
     "seal-audit-trails": {

@@ -22,6 +22,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_VARIABLES = {
     "DEBUG",
     "DIGEST_HOUR",
+    "DIGEST_SECONDS",
+    "REMINDER_SECONDS",
     "LOGIN_FAILURE_LIMIT",
     "LOGIN_LOCKOUT_SECONDS",
     "SECRET_KEY",

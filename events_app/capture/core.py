@@ -250,11 +250,12 @@ def capture_images(
     for image, drafts in drafted:
         if ctx.user_id is None and image.get("last_modified_by"):
             user_ids.add(image["last_modified_by"])
-        for key, values in drafts[0].changes.items():
-            if key in user_fields:
-                user_ids.update(v for v in values if v)
-            elif key == "milestone":
-                milestone_ids.update(v for v in values if v)
+        for draft in drafts:
+            for key, values in draft.changes.items():
+                if key in user_fields:
+                    user_ids.update(v for v in values if v)
+                elif key == "milestone":
+                    milestone_ids.update(v for v in values if v)
         if spec.label_field in user_fields and image.get(spec.label_field):
             user_ids.add(image[spec.label_field])
         if spec.matter_path is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from events_app import names
@@ -127,7 +127,16 @@ def task_events(old: Image | None, new: Image | None) -> list[Draft]:
         found.append(names.TASK_UPDATED)
     if "rank" in changes and "status" not in changes:
         found.append(names.TASK_MOVED)
-    return _drafts(new, found, changes)
+    return [_naming_the_reviewer(d, new) for d in _drafts(new, found, changes)]
+
+
+def _naming_the_reviewer(draft: Draft, new: Image) -> Draft:
+    """A review request always says whose review it asks for: an unchanged
+    reviewer is carried as [reviewer, reviewer]."""
+    if draft.name != names.TASK_REVIEW_REQUESTED or "reviewer" in draft.changes:
+        return draft
+    reviewer = new.get("reviewer")
+    return replace(draft, changes={**draft.changes, "reviewer": [reviewer, reviewer]})
 
 
 def _review_requested(changes: dict[str, list[Any]], new: Image) -> bool:

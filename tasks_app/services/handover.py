@@ -6,6 +6,11 @@ screen). Applying reassigns every task in one transaction, each task's
 `task.assigned` naming the cause, under one `user.tasks_handed_over` event
 that tells each new assignee once, with counts and no task titles (a firm
 admin may hand on tasks of a walled matter they cannot see into).
+
+Their reviews go too (`release_reviews`): each open task they were to review
+passes to the matter's responsible partner, or to no one when that is the
+leaver or the task's own assignee; a task waiting In review asks its new
+reviewer at once (`task.review_requested`, from the diff).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from django.core.exceptions import ValidationError
 
 from events_app import names
 from events_app.capture.records import record
+from events_app.context import acting_as, current
 from tasks_app import selectors
 from tasks_app.models import Matter, MatterMember, Task, User
 from tasks_app.services.common import consequence
@@ -153,3 +159,48 @@ def handover_apply(
                 task.last_modified_by = actor
                 task.save(update_fields=["assignee", "last_modified_by", "updated_at"])
     return dict(counts)
+
+
+def release_reviews(
+    *,
+    actor: User,
+    person: User,
+    cause: str,
+    matter_ids: Collection[int] | None = None,
+) -> int:
+    """Pass the person's pending reviews on; returns how many tasks changed.
+
+    Must run in the caller's transaction, after `handover_apply` (a task's
+    new assignee never becomes its reviewer).
+    """
+    tasks = (
+        Task.objects.select_for_update()
+        .filter(reviewer=person, matter__closed_at__isnull=True)
+        .exclude(status=Task.Status.DONE)
+        .order_by("pk")
+    )
+    if matter_ids is not None:
+        tasks = tasks.filter(matter_id__in=list(matter_ids))
+    partners = dict(
+        MatterMember.objects.filter(
+            role=MatterMember.Role.RESPONSIBLE_PARTNER, user__is_active=True
+        )
+        .exclude(user=person)
+        .values_list("matter_id", "user_id")
+    )
+    ctx = current()
+    changed = 0
+    with acting_as(
+        actor,
+        source=ctx.source,
+        request_id=ctx.request_id,
+        client_id=ctx.client_id,
+        reason=f"{names.HANDOVER_REASON}: {cause}",
+    ):
+        for task in tasks:
+            partner = partners.get(task.matter_id)
+            task.reviewer_id = partner if partner != task.assignee_id else None
+            task.last_modified_by = actor
+            task.save(update_fields=["reviewer", "last_modified_by", "updated_at"])
+            changed += 1
+    return changed

@@ -20,7 +20,11 @@ from django.utils import timezone
 from tasks_app import selectors
 from tasks_app.models import Matter, MatterMember, Membership, User
 from tasks_app.services.common import require_member, require_open
-from tasks_app.services.handover import handover_apply, handover_plan
+from tasks_app.services.handover import (
+    handover_apply,
+    handover_plan,
+    release_reviews,
+)
 
 
 def _require_manager(actor: User) -> Membership:
@@ -257,12 +261,12 @@ def team_member_remove(
         raise ValidationError("A walled matter needs at least one person inside.")
     plan = handover_plan(person=member.user, matter_ids=[matter.pk])
     choices: Mapping[int, User | None] = {matter.pk: successor} if successor else {}
+    cause = f"{member.user.display_name} left the team of {matter.number}"
     handed = handover_apply(
-        actor=actor,
-        person=member.user,
-        plan=plan,
-        choices=choices,
-        cause=f"{member.user.display_name} left the team of {matter.number}",
+        actor=actor, person=member.user, plan=plan, choices=choices, cause=cause
+    )
+    release_reviews(
+        actor=actor, person=member.user, cause=cause, matter_ids=[matter.pk]
     )
     member.last_modified_by = actor
     member.delete()

@@ -26,7 +26,11 @@ from events_app.capture.records import record
 from tasks_app import selectors
 from tasks_app.models import Membership, User
 from tasks_app.services.common import require_member
-from tasks_app.services.handover import handover_apply, handover_plan
+from tasks_app.services.handover import (
+    handover_apply,
+    handover_plan,
+    release_reviews,
+)
 
 
 def _require_firm_admin(actor: User) -> Membership:
@@ -155,13 +159,15 @@ def person_deactivate(
     if not person.is_active:
         return {}
     _check_keeps_an_admin(person, leaving_admin_role=True)
+    cause = f"{person.display_name} left the firm"
     handed = handover_apply(
         actor=actor,
         person=person,
         plan=handover_plan(person=person),
         choices=choices or {},
-        cause=f"{person.display_name} left the firm",
+        cause=cause,
     )
+    release_reviews(actor=actor, person=person, cause=cause)
     person.is_active = False
     person.save(update_fields=["is_active"])
     _record_active(actor, person, names.USER_DEACTIVATED)

@@ -963,6 +963,7 @@ def test_task_page_shows_the_edit_form_comments_and_a_place_for_history(
         "status",
         "priority",
         "assignee",
+        "reviewer",
         "due_date",
         "milestone",
     }

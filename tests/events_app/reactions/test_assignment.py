@@ -106,17 +106,33 @@ def test_unassignment_tells_the_previous_assignee_unless_they_did_it(
     assert recipients() == {"carol"}
 
 
-def test_one_save_that_completes_and_reassigns_notifies_once(world: World) -> None:
+def test_a_task_assigned_once_done_asks_nothing_of_anyone(world: World) -> None:
+    """Completing and reassigning in one save (filing it under Bob's name), or
+    assigning a done task: there is no work to tell Bob of."""
     task = make_task(world.matter, actor=world.alice, status="IN_PROGRESS")
+    done = make_task(world.matter, actor=world.alice, status="DONE")
     mark = outbox_mark()
 
     services.task_update(
         actor=world.alice, task_id=task.pk, status="DONE", assignee=world.bob
     )
+    services.task_assign(actor=world.alice, task_id=done.pk, assignee=world.bob)
     events = deliver_since(mark)
 
-    assert {e["name"] for e in events} == {names.TASK_COMPLETED, names.TASK_ASSIGNED}
-    assert [n.event_name for n in notified(world.bob)] == [names.TASK_ASSIGNED]
+    assert [e["name"] for e in events] == [
+        names.TASK_COMPLETED,
+        names.TASK_ASSIGNED,
+        names.TASK_ASSIGNED,
+    ]
+    assert notified(world.bob) == []
+
+
+def test_a_task_created_done_for_someone_tells_them_nothing(world: World) -> None:
+    mark = outbox_mark()
+    make_task(world.matter, actor=world.alice, assignee=world.bob, status="DONE")
+    deliver_since(mark)
+
+    assert notified(world.bob) == []
 
 
 def test_an_event_delivered_twice_leaves_one_notification(world: World) -> None:
