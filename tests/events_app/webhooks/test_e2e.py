@@ -165,7 +165,9 @@ def test_a_slow_receiver_slows_neither_the_relay_nor_another_endpoint(
         message="the slow endpoint's deliveries",
     )
 
-    assert max(relay_lag) <= max(baseline_relay) + 1.0, (relay_lag, baseline_relay)
+    # The slow endpoint alone needs 9 s for these 12: a relay held up by it
+    # would lag by that much; a busy machine's noise is well under 3 s.
+    assert max(relay_lag) <= max(baseline_relay) + 3.0, (relay_lag, baseline_relay)
     assert max(fast_lag) <= max(statistics.median(baseline_fast) * 3, 2.0), (
         fast_lag,
         baseline_fast,
