@@ -32,6 +32,8 @@ from tasks_app.models import Firm, Matter, Membership, Milestone, Task, User
 DEFAULT_DAYS = 365
 S = Task.Status
 Role = Membership.Role
+# Who works on matters, and how many things they try to do on a usual day.
+_WORKERS = {Role.PARTNER: 2.5, Role.ASSOCIATE: 3.0, Role.PARALEGAL: 2.5}
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ class _History:
         self.cards: list[_Card] = []
         self.titles = 0
         self.steps = 0
+        self.rush = False
         self._plan_weeks()
 
     # --- the shape of the year ----------------------------------------------------
@@ -280,7 +283,9 @@ class _History:
             factor = person.weeks.get(monday, 1.0)
             if weekend:
                 factor = 0.3 if self.rng.random() < 0.04 else 0.0
-            if factor == 0.0 or self.rng.random() < 0.05:
+            # Firm admins and compliance look in two or three days a week.
+            present = 0.95 if person.role in _WORKERS else 0.5
+            if factor == 0.0 or self.rng.random() > present:
                 continue
             start = self.rng.uniform(7.9, 9.6) if not weekend else 10.5
             plan.steps.append((self._at(day, start), username, self._login(person)))
@@ -290,17 +295,15 @@ class _History:
                 plan.steps.append((evening, username, self._login(person)))
             for _ in range(self._how_many(person, factor)):
                 hour = self.rng.uniform(start + 0.3, 18.3 if factor < 2 else 19.5)
-                step = self._choose(index, day, username, busy)
+                # A trial week: more work comes in, and it moves daily.
+                self.rush = factor > 1.5
+                step = self._choose(index, day, username, busy, factor)
                 if step is not None:
                     plan.steps.append((self._at(day, hour), username, step))
         return plan
 
     def _how_many(self, person: _Person, factor: float) -> int:
-        base = {
-            Role.PARTNER: 4.0,
-            Role.ASSOCIATE: 5.0,
-            Role.PARALEGAL: 4.0,
-        }.get(person.role, 0.0)
+        base = _WORKERS.get(person.role, 0.0)
         return max(0, round(self.rng.gauss(base * factor, 1.2)))
 
     def _active(self, day: dt.date, username: str) -> list[PastMatter]:
@@ -312,7 +315,7 @@ class _History:
         ]
 
     def _choose(
-        self, index: int, day: dt.date, username: str, busy: set[int]
+        self, index: int, day: dt.date, username: str, busy: set[int], factor: float
     ) -> Callable[[], None] | None:
         """One thing `username` does today, if there is one to do."""
         matters = self._active(day, username)
@@ -342,12 +345,13 @@ class _History:
         if (
             person.role in (Role.PARTNER, Role.ASSOCIATE)
             and growing
-            and len(open_cards) < 5 * len(growing)
+            and len(open_cards) < (6 if self.rush else 3) * len(growing)
             and roll < 0.85
         ):
             return self._create(self.rng.choice(growing), username, index)
         others = [c for c in ready if c.assignee != username]
-        if others and self.rng.random() < 0.2:
+        # A busy week is also a talkative one.
+        if others and self.rng.random() < 0.1 + 0.1 * factor:
             card = self.rng.choice(others)
             busy.add(card.task_id)
             return self._mention(card, username)
@@ -458,6 +462,8 @@ class _History:
         return step
 
     def _wait(self) -> int:
+        if self.rush:
+            return 1
         return self.rng.choice((1, 1, 2, 2, 3, 4, 6))
 
     def _advance(
