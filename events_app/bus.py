@@ -10,6 +10,12 @@ Targets (`add_target`) hear each dispatched batch as a whole, inside the
 dispatcher's transaction: the webhook fan-out and the EventBridge forwarder
 write their rows there, so an event marked dispatched always has them. A
 target only writes rows; whatever it sends out waits for the commit.
+
+A backdated event (written with a historic time: the demo seed's year of
+history, `envelope.backdated`) is stored and counted like any other but
+dispatched to no handler and no target: nobody is told today of what
+"happened" months ago, and whatever derived state it would have kept, the
+seed keeps itself through the services.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from events_app import context
+from events_app import context, envelope
 from events_app.models import HandlerRun
 from hivelight.celery import app
 
@@ -78,7 +84,7 @@ def handlers_for(event_name: str) -> list[Subscription]:
 def dispatch(events: Iterable[dict[str, Any]]) -> int:
     """Enqueue one Celery task per (event, matching handler), then hand the
     batch to the targets. Returns how many tasks were enqueued."""
-    batch = list(events)
+    batch = [event for event in events if not envelope.backdated(event)]
     run_handler = app.signature(RUN_HANDLER_TASK)
     sent = 0
     for event in batch:

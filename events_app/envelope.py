@@ -13,6 +13,9 @@ from typing import Any
 from events_app.names import ENVELOPE_VERSION
 
 SYSTEM_ACTOR = {"id": None, "name": "system"}
+# In `context` of a backdated event only (written with a historic time by
+# the demo seed): when it was really recorded.
+RECORDED_AT = "recorded_at"
 
 
 def uuid7(at: dt.datetime | None = None) -> str:
@@ -83,6 +86,11 @@ def build(
     if parent is not None:
         event["parent"] = parent
     return event
+
+
+def backdated(event: dict[str, Any]) -> bool:
+    """Whether the event was written after the fact, with a historic time."""
+    return RECORDED_AT in (event.get("context") or {})
 
 
 def public(event: dict[str, Any]) -> dict[str, Any]:

@@ -281,7 +281,7 @@ def capture_images(
         task_ids=task_ids,
     )
 
-    now = timezone.now()
+    now = ctx.occurred_at or timezone.now()
     context_dict = context_of(ctx)
     events = []
     for image, drafts in drafted:
@@ -331,7 +331,11 @@ def capture_images(
                 changes = _describe_changes(draft.changes, labels, user_fields)
                 described[id(draft.changes)] = changes
             occurred_at = draft.occurred_at or now
-            if draft.name.endswith(".deleted") or draft.occurred_at is None:
+            if (
+                draft.name.endswith(".deleted")
+                or draft.occurred_at is None
+                or ctx.occurred_at is not None
+            ):
                 occurred_at = now
             events.append(
                 envelope.build(
@@ -373,6 +377,9 @@ def context_of(ctx: context.EventContext) -> dict[str, Any]:
         data["client_id"] = ctx.client_id
     if ctx.reason:
         data["reason"] = ctx.reason
+    if ctx.occurred_at is not None:
+        # Backdated (the demo's history): when it was really written.
+        data[envelope.RECORDED_AT] = envelope.isoformat(timezone.now())
     return data
 
 

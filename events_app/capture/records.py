@@ -7,7 +7,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.utils import timezone
 
 from events_app import context, envelope, names
 from events_app.capture.core import context_of
@@ -28,7 +27,7 @@ def record(
     """Record an event that is not a row change, in the current transaction."""
     event = envelope.build(
         name=name,
-        occurred_at=occurred_at or timezone.now(),
+        occurred_at=occurred_at or context.now(),
         firm_id=firm_id,
         actor=actor,
         subject=subject,

@@ -11,7 +11,8 @@ receivers connected, Django's collector loads the rows and sends
 `post_delete` for each.
 
 This module knows nothing of events: the domain's models import it, and
-capture listens to it.
+capture listens to it. It reads the event context only for its time: a
+backdated save (the demo seed) stamps its rows with that time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 
 from django.db import models, transaction
 from django.dispatch import Signal
+
+from events_app import context
 
 # Sent by TrackedQuerySet inside the write's transaction, with `pairs`: a
 # list of (old attname image or None, the row as written).
@@ -103,6 +106,13 @@ class TrackedModel(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        at = context.current().occurred_at
+        if at is not None:
+            _stamp_history(self, at, adding=adding)
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
@@ -112,3 +122,26 @@ class TrackedModel(models.Model):
     def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         super().refresh_from_db(*args, **kwargs)
         remember_image(self, attname_image(self))
+
+
+def _stamp_history(instance: TrackedModel, at: Any, *, adding: bool) -> None:
+    """A backdated save (`acting_as(at=)`, the demo seed): the row's automatic
+    timestamps say `at` too, so pages agree with the history.
+
+    Django stamps `auto_now` fields with the wall clock inside `save`, so
+    they are rewritten here, through the plain manager: timestamps are
+    control fields, not changes to record.
+    """
+    stamps = {
+        f.attname: at
+        for f in instance._meta.concrete_fields
+        if getattr(f, "auto_now", False)
+        or (adding and getattr(f, "auto_now_add", False))
+    }
+    if not stamps:
+        return
+    type(instance)._base_manager.filter(pk=instance.pk).update(**stamps)
+    instance.__dict__.update(stamps)
+    image = loaded_image(instance)
+    if image is not None:
+        remember_image(instance, {**image, **stamps})

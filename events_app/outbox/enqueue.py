@@ -62,7 +62,13 @@ def enqueue(events: Sequence[dict[str, Any]]) -> None:
         cursor.execute(sql, params)
     # Under manual transaction management (autocommit off, no atomic) there
     # is no commit hook: the next relay or the sweeper takes these rows.
-    if not notify and (db.in_atomic_block or db.get_autocommit()):
+    #
+    # One wake-up per commit, however many writes it holds: a relay reads
+    # every committed row, and inline (Celery eager) each extra hook would
+    # run a relay of its own. A hook of a savepoint rolled back goes with
+    # that savepoint's rows, so the check stays exact.
+    woken = any(hook[1] is wakeup.schedule_relay for hook in db.run_on_commit)
+    if not notify and not woken and (db.in_atomic_block or db.get_autocommit()):
         transaction.on_commit(wakeup.schedule_relay, robust=True)
 
 

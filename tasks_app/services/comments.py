@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
-from django.utils import timezone
 
+from events_app import context
 from tasks_app import selectors
 from tasks_app.models import Comment, User
 from tasks_app.services.common import check_text_length, require_open
@@ -48,7 +48,7 @@ def comment_edit(*, actor: User, comment_id: int, body: str) -> Comment:
         return comment
     check_text_length(Comment, "body", body)
     comment.body = body
-    comment.edited_at = timezone.now()
+    comment.edited_at = context.now()
     comment.last_modified_by = actor
     comment.full_clean()
     comment.save(update_fields=["body", "edited_at", "last_modified_by"])

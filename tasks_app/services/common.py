@@ -104,6 +104,7 @@ def consequence(actor: User, *, caused_by: str, reason: str) -> Iterator[None]:
         source=ctx.source,
         request_id=ctx.request_id,
         client_id=ctx.client_id,
+        at=ctx.occurred_at,
         caused_by=caused_by,
         reason=reason,
     ):

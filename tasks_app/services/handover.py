@@ -195,6 +195,7 @@ def release_reviews(
         source=ctx.source,
         request_id=ctx.request_id,
         client_id=ctx.client_id,
+        at=ctx.occurred_at,
         reason=f"{names.HANDOVER_REASON}: {cause}",
     ):
         for task in tasks:

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
-from django.utils import timezone
 
+from events_app import context
 from tasks_app import selectors
 from tasks_app.models import Matter, MatterMember, Membership, User
 from tasks_app.services.common import require_member, require_open
@@ -146,7 +146,7 @@ def matter_close(*, actor: User, matter_id: int) -> Matter:
     """Archive: off boards and menus, its whole record kept."""
     matter = lock_matter_for_manager(actor=actor, matter_id=matter_id)
     if matter.closed_at is None:
-        matter.closed_at = timezone.now()
+        matter.closed_at = context.now()
         matter.last_modified_by = actor
         matter.save(update_fields=["closed_at", "last_modified_by", "updated_at"])
     return matter

@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
+from events_app import context
 from tasks_app import ranking, selectors
 from tasks_app.models import Matter, Milestone, Task, User
 from tasks_app.services.common import (
@@ -80,7 +80,7 @@ def _rebalance_column(*, actor: User | None, matter_id: int, status: str) -> Non
         .filter(matter_id=matter_id, status=status)
         .order_by("rank", "id")
     )
-    now = timezone.now()
+    now = context.now()
     for task, key in zip(tasks, ranking.evenly_spaced(len(tasks)), strict=True):
         task.rank = key
         task.last_modified_by = actor

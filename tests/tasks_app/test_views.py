@@ -1716,10 +1716,10 @@ def _counts() -> dict[str, int]:
 def test_seed_demo_twice_creates_everything_once(db) -> None:
     from django.core.management import call_command
 
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", history_days=0, stdout=io.StringIO())
     first = _counts()
     out = io.StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", history_days=0, stdout=out)
 
     assert _counts() == first
     assert "nothing changed" in out.getvalue()
@@ -1734,7 +1734,7 @@ def test_seed_demo_twice_creates_everything_once(db) -> None:
 def test_seeded_demo_wall_keeps_carol_out_and_lets_alice_in(db) -> None:
     from django.core.management import call_command
 
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", history_days=0, stdout=io.StringIO())
     walled = Matter.objects.get(is_restricted=True)
     alice, carol = Client(), Client()
 

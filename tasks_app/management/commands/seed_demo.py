@@ -4,6 +4,10 @@ Firms, users and memberships are written directly (they have no services).
 Everything else goes through the services, acting as a person of the firm, so
 event capture sees the demo data arrive the way real work does. Each object is
 looked up by its natural key first and only created when missing.
+
+Then each firm gets a year of history (`tasks_app.demo_history`): past
+matters worked day by day through the same services at historic times. It is
+written once: a firm whose past matters exist is left alone.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from events_app.context import acting_as
-from tasks_app import services
+from events_app.outbox import relay
+from tasks_app import demo_history, services
 from tasks_app.models import (
     Comment,
     Firm,
@@ -263,17 +268,51 @@ FIRMS = [
 class Command(BaseCommand):
     help = "Load demo firms, people, matters, milestones, tasks and comments."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=demo_history.DEFAULT_DAYS,
+            help="Days of past activity to write, ending yesterday (0: none).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         self.created = 0
         with transaction.atomic():
             for firm_spec in FIRMS:
                 self._seed_firm(firm_spec)
             self._seed_admin()
+        if options["history_days"] > 0:
+            self._seed_history(options["history_days"])
         if self.created:
             self.stdout.write(self.style.SUCCESS(f"Created {self.created} objects."))
         else:
             self.stdout.write("Demo data already present; nothing changed.")
         self._print_logins()
+
+    def _seed_history(self, days: int) -> None:
+        for firm_spec in FIRMS:
+            firm = Firm.objects.get(slug=firm_spec.slug)
+            present = demo_history.history_present(firm)
+            if present is None:
+                raise CommandError(
+                    f"{firm.name}'s demo history is only partly written (an "
+                    "interrupted first run?); start from an empty database."
+                )
+            if present:
+                continue
+            steps = demo_history.write_history(firm, days=days)
+            self.created += steps
+            self.stdout.write(
+                f"{firm.name}: {steps} steps of history over {days} days."
+            )
+        # Each week's commit woke the relay; store what it left (held back
+        # behind an older event, or no relay at all inside a test's
+        # transaction). A store that fails leaves rows to the sweeper.
+        while True:
+            result = relay.sweep(ignore_backoff=True)
+            if not result.handled or result.failed:
+                break
 
     # --- firms and people: no services for these -------------------------------
 
