@@ -21,8 +21,9 @@ Tables (names take `settings.EVENT_STORE["TABLE_PREFIX"]`):
     other top-level envelope key, e.g. `parent`), expires_at (epoch seconds,
     `task.viewed` only; the table's TTL attribute).
 
-`<prefix>ActivityCounts`: per person and day, the counters the calendar
-reads (layout in `counters`).
+`<prefix>ActivityCounts`: per person (pk `U#<firm>#<user>`) or matter (pk
+`M#<firm>#<matter>`) and day, the counters the calendars read (layout in
+`counters`).
 
 `<prefix>Seals`: per firm and period, the seal of the period's events and
 its leaf list (layout in `seals`; what a seal is: `events_app.seals`).
@@ -53,7 +54,7 @@ from events_app.store.client import (
     reset_client,
     table_names,
 )
-from events_app.store.counters import daily_counts
+from events_app.store.counters import daily_counts, matter_daily_counts
 from events_app.store.queries import (
     Page,
     get_event,
@@ -65,7 +66,7 @@ from events_app.store.queries import (
     query_matter_feed,
     query_user_events,
 )
-from events_app.store.recount import recount_user
+from events_app.store.recount import recount_matter, recount_user
 from events_app.store.seals import (
     SealPage,
     StoredSeal,
@@ -99,6 +100,7 @@ __all__ = [
     "iter_events",
     "iter_pages",
     "latest_seal",
+    "matter_daily_counts",
     "put_events",
     "put_seal",
     "query_entity_history",
@@ -106,6 +108,7 @@ __all__ = [
     "query_firm_events",
     "query_matter_feed",
     "query_user_events",
+    "recount_matter",
     "recount_user",
     "reindex_events",
     "reset_client",
