@@ -116,3 +116,44 @@ def test_an_unknown_user_is_an_error(world, event_store):
 def test_an_unreachable_store_is_a_command_error(world):
     with pytest.raises(CommandError, match="unreachable"):
         run("--user", str(world.bob.pk))
+
+
+def test_a_matters_counters_are_rebuilt_by_the_command(world, event_store):
+    events = [
+        envelope_event(
+            at(2023, 3, 20, 8) + dt.timedelta(hours=3 * i),
+            ["task.completed", "comment.added", "matter.updated"][i % 3],
+            firm_id=world.firm.pk,
+            actor=world.bob,
+            matter=world.matter,
+        )
+        for i in range(30)
+    ]
+    event_store.put_events(events)
+    matter = {"firm": f"f_{world.firm.pk}", "matter_id": world.matter.pk, "tz": "UTC"}
+    right = event_store.matter_daily_counts(**matter, **MARCH)
+    call(
+        "update_item",
+        TableName=event_store.table_names().counts,
+        Key={
+            "pk": {"S": f"M#f_{world.firm.pk}#{world.matter.pk}"},
+            "sk": {"S": "D#~all#2023-03-21"},
+        },
+        UpdateExpression="ADD t :n, h10 :n, b2 :n",
+        ExpressionAttributeValues={":n": {"N": "4"}},
+    )
+    assert event_store.matter_daily_counts(**matter, **MARCH) != right
+
+    out, _ = run("--matter", str(world.matter.pk))
+
+    assert event_store.matter_daily_counts(**matter, **MARCH) == right
+    assert f"matter {world.matter.number} {world.matter.name}" in out
+    assert "2023-03-21 (UTC): ~all 12 -> 8" in out
+    assert "corrected 1 day for 1 of them" in out
+    everyone, _ = run()
+    assert "corrected 0 days for 0 of them" in everyone
+
+
+def test_an_unknown_matter_is_an_error(world, event_store):
+    with pytest.raises(CommandError, match="no matter with id 999999"):
+        run("--matter", "999999")
