@@ -3,7 +3,8 @@
 Per counted partition (a person, pk `U#<firm>#<user>`; a matter, pk
 `M#<firm>#<matter>`) and per series (`*` = all counted events, `<family>.*`
 e.g. `task.*`, an event name, or `~<key>` for each calendar filter of
-`names.CALENDAR_FILTERS` the event matches):
+`names.CALENDAR_FILTERS` the event matches; a matter keeps `*` and the
+filter series only):
     day items      sk `D#<series>#<YYYY-MM-DD>`: t (the UTC day's total),
                    b0..b5 (4-hour blocks), h0..h23 (hours);
     quarter items  sk `Q#<series>#<HH>#<YYYY-MM-DD>`: q0..q3 (the four
@@ -60,10 +61,12 @@ def filter_series(key: str) -> str:
     return f"{FILTER_MARK}{key}"
 
 
-def _series_of(name: str) -> tuple[str, ...]:
+def _series_of(name: str, *, by_name: bool) -> tuple[str, ...]:
     filters = tuple(
         filter_series(f.key) for f in CALENDAR_FILTERS.values() if f.matches(name)
     )
+    if not by_name:
+        return (ALL_SERIES, *filters)
     return (ALL_SERIES, f"{family(name)}.*", name, *filters)
 
 
@@ -93,16 +96,21 @@ def parse_counter_sk(sk: str) -> tuple[str, str, int | None, str]:
 
 
 def counter_updates(
-    pk: str, name: str, occurred_at: str
+    pk: str, name: str, occurred_at: str, *, by_name: bool = True
 ) -> list[tuple[tuple[str, str], tuple[str, ...]]]:
-    """The counter items and attributes one event increments."""
+    """The counter items and attributes one event increments.
+
+    `by_name=False` (a matter's partition) keeps `*` and the filter series
+    only: its calendar reads nothing else, and each series costs two writes
+    per event.
+    """
     day = occurred_at[:10]
     hour = int(occurred_at[11:13])
     quarter = int(occurred_at[14:16]) // SLOT_MINUTES
     day_attrs = ("t", f"b{hour // HOURS_PER_BLOCK}", f"h{hour}")
     quarter_attrs = (f"q{quarter}",)
     updates = []
-    for series in _series_of(name):
+    for series in _series_of(name, by_name=by_name):
         updates.append(((pk, _day_sk(series, day)), day_attrs))
         updates.append(((pk, _quarter_sk(series, hour, day)), quarter_attrs))
     return updates

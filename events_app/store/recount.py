@@ -63,6 +63,8 @@ class _Partition:
 
     pk: str
     counted: Callable[[str], bool]
+    # Whether the partition keeps per-family and per-name series.
+    by_name: bool = True
     # None: the events table's own key (strongly consistent reads); else a
     # global index and its key attributes (eventually consistent).
     index: str | None = None
@@ -77,6 +79,7 @@ def _matter_partition(firm: str, matter_id: int | str) -> _Partition:
     return _Partition(
         matter_pk(firm, matter_id),
         is_counted_on_matter,
+        by_name=False,
         index="gsi2_matter",
         key=("gsi2pk", "gsi2sk"),
     )
@@ -104,7 +107,10 @@ def _expected_counters(part: _Partition, lo: str, hi: str) -> dict[str, dict[str
     for item in paginate("query", **request):
         name = item["ev_name"]["S"]
         if part.counted(name):
-            for (_, sk), attrs in counter_updates(part.pk, name, item[sk_attr]["S"]):
+            updates = counter_updates(
+                part.pk, name, item[sk_attr]["S"], by_name=part.by_name
+            )
+            for (_, sk), attrs in updates:
                 expected[sk].update(attrs)
     return {sk: dict(counts) for sk, counts in expected.items()}
 

@@ -166,7 +166,9 @@ def _prepare(event: dict[str, Any]) -> _Prepared:
         else []
     )
     if matter is not None and is_counted_on_matter(event["name"]):
-        counters += counter_updates(item["gsi2pk"]["S"], event["name"], occurred_at)
+        counters += counter_updates(
+            item["gsi2pk"]["S"], event["name"], occurred_at, by_name=False
+        )
     return _Prepared(event["id"], item, size, counters)
 
 
