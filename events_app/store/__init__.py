@@ -54,7 +54,11 @@ from events_app.store.client import (
     reset_client,
     table_names,
 )
-from events_app.store.counters import daily_counts, matter_daily_counts
+from events_app.store.counters import (
+    daily_counts,
+    layout_fingerprint,
+    matter_daily_counts,
+)
 from events_app.store.queries import (
     Page,
     get_event,
@@ -66,7 +70,12 @@ from events_app.store.queries import (
     query_matter_feed,
     query_user_events,
 )
-from events_app.store.recount import recount_matter, recount_user
+from events_app.store.recount import (
+    put_layout,
+    recount_matter,
+    recount_user,
+    stored_layout,
+)
 from events_app.store.seals import (
     SealPage,
     StoredSeal,
@@ -100,8 +109,10 @@ __all__ = [
     "iter_events",
     "iter_pages",
     "latest_seal",
+    "layout_fingerprint",
     "matter_daily_counts",
     "put_events",
+    "put_layout",
     "put_seal",
     "query_entity_history",
     "query_events_by_name",
@@ -116,5 +127,6 @@ __all__ = [
     "seal_leaves",
     "seal_page",
     "seals_between",
+    "stored_layout",
     "table_names",
 ]

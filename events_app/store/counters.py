@@ -30,6 +30,8 @@ Query pays for whole items, projected or not.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -40,6 +42,9 @@ from typing import Any
 from events_app.names import (
     CALENDAR_FILTERS,
     DEFAULT_CALENDAR_FILTER,
+    EXPIRING,
+    HIDDEN_FROM_FEEDS,
+    NOT_COUNTED_ON_MATTER,
     family,
     is_counted,
 )
@@ -68,6 +73,29 @@ def _series_of(name: str, *, by_name: bool) -> tuple[str, ...]:
     if not by_name:
         return (ALL_SERIES, *filters)
     return (ALL_SERIES, f"{family(name)}.*", name, *filters)
+
+
+# Bump when the counters' layout changes in a way the names' rules do not show.
+LAYOUT_VERSION = 2
+
+
+def layout_fingerprint() -> str:
+    """What decides which counters an event adds: the layout's version and
+    the names' counting rules and filters. Stored by a full recount
+    (`recount.put_layout`), so a deploy that changes a filter can tell its
+    counters need one (`rebuild_activity_counts --if-changed`)."""
+    rules = {
+        "version": LAYOUT_VERSION,
+        "not_counted": sorted(EXPIRING),
+        "not_on_matter": sorted(NOT_COUNTED_ON_MATTER),
+        "filters": [
+            [f.key, f.names, f.name_prefix, sorted(f.exclude_names)]
+            for f in CALENDAR_FILTERS.values()
+        ],
+        "hidden": sorted(HIDDEN_FROM_FEEDS),
+    }
+    text = json.dumps(rules, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _is_name_series(series: str) -> bool:

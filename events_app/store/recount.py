@@ -23,10 +23,37 @@ from events_app.store.codec import matter_pk, user_pk
 from events_app.store.counters import (
     ALL_SERIES,
     counter_updates,
+    layout_fingerprint,
     numbers_of,
     parse_counter_sk,
 )
 from events_app.store.writes import CONFLICT_RETRIES
+
+# The item that records which layout the counters were last rebuilt under;
+# no person or matter partition starts with "L#".
+_LAYOUT_KEY = {"pk": {"S": "L#layout"}, "sk": {"S": "counters"}}
+
+
+def stored_layout() -> str | None:
+    """The layout fingerprint of the last full recount, or None."""
+    item = call(
+        "get_item",
+        TableName=table_names().counts,
+        Key=_LAYOUT_KEY,
+        ConsistentRead=True,
+    ).get("Item")
+    return item["fingerprint"]["S"] if item else None
+
+
+def put_layout() -> str:
+    """Record that every counter was rebuilt under the current layout."""
+    fingerprint = layout_fingerprint()
+    call(
+        "put_item",
+        TableName=table_names().counts,
+        Item={**_LAYOUT_KEY, "fingerprint": {"S": fingerprint}},
+    )
+    return fingerprint
 
 
 def _day_totals(items: dict[str, dict[str, int]]) -> dict[str, int]:

@@ -72,8 +72,35 @@ class Command(BaseCommand):
             action="store_true",
             help="report the differences without correcting them",
         )
+        parser.add_argument(
+            "--if-changed",
+            action="store_true",
+            help="only if the counting rules or calendar filters changed since "
+            "the last full recount (for deploys and `make run`)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        full = not (
+            options["user"]
+            or options["matter"]
+            or options["since"]
+            or options["dry_run"]
+        )
+        if options["if_changed"]:
+            if not full:
+                raise CommandError("--if-changed recounts everything, alone")
+            try:
+                current = store.stored_layout() == store.layout_fingerprint()
+            except store.StoreError as exc:
+                raise CommandError(str(exc)) from exc
+            if current:
+                self.stdout.write("Counters follow the current filters; no recount.")
+                return
+        self._recount(options)
+        if full:
+            self.stdout.write(f"Counters rebuilt under layout {store.put_layout()}.")
+
+    def _recount(self, options: dict[str, Any]) -> None:
         targets = self._targets(options["user"], options["matter"])
         progress = Progress(self.stderr, len(targets))
         corrected_people = corrected_days = checked_days = counted = 0
