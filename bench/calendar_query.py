@@ -176,6 +176,9 @@ def main() -> int:
         **settings.EVENT_STORE,
         "ENDPOINT_URL": endpoint,
         "TABLE_PREFIX": f"bench_{uuid.uuid4().hex[:8]}_",
+        # The naive path pages through 100,000 items; a loaded machine's
+        # DynamoDB Local can take longer than a request's 10 s over a page.
+        "READ_TIMEOUT": 120,
     }
     store.reset_client()
     try:
