@@ -316,7 +316,7 @@ def _calendar_context(request: HttpRequest, of: CalendarOf) -> dict[str, Any]:
     first_year = min(of.first_year, today.year - 4)
     key = chosen.key if chosen.key != names.DEFAULT_CALENDAR_FILTER else None
     params = {"year": year, "filter": key}
-    page, grid_name, day = (reverse(n, args=[of.pk]) for n in of.url_names)
+    page, grid_base, day = (reverse(n, args=[of.pk]) for n in of.url_names)
     return {
         "calendar_of": of,
         "is_self": of.is_self,
@@ -330,8 +330,8 @@ def _calendar_context(request: HttpRequest, of: CalendarOf) -> dict[str, Any]:
         "today": today,
         "page_base_url": page,
         "page_url": with_query(page, **params),
-        "grid_url": with_query(grid_name, **params),
-        "base_grid_url": grid_name,
+        "grid_url": with_query(grid_base, **params),
+        "base_grid_url": grid_base,
         "day_url": with_query(day, filter=key),
     }
 
