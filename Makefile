@@ -93,6 +93,7 @@ run: install
 	fi; \
 	$(PY) manage.py migrate --no-input; \
 	$(PY) manage.py ensure_event_tables; \
+	$(PY) manage.py rebuild_activity_counts --if-changed; \
 	$(PY) manage.py seed_demo; \
 	echo; echo "Hivelight: http://127.0.0.1:$(RUN_PORT)/  (Ctrl-C to stop)"; echo; \
 	$(PY) manage.py runserver 127.0.0.1:$(RUN_PORT)

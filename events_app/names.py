@@ -106,6 +106,25 @@ def is_counted(name: str) -> bool:
     return name not in EXPIRING
 
 
+# A matter's events its calendar does not count: the clock's reminders and
+# the milestone progress that follows a task's completion (the completion
+# counts), and a compliance officer's read of the record (a read is not work
+# on the matter, as a page view is not).
+NOT_COUNTED_ON_MATTER = frozenset(
+    {
+        TASK_DUE_SOON,
+        TASK_OVERDUE,
+        MILESTONE_PROGRESS_CHANGED,
+        AUDIT_WALLED_MATTER_VIEWED,
+    }
+)
+
+
+def is_counted_on_matter(name: str) -> bool:
+    """Whether an event of this name, on a matter, feeds the matter's counters."""
+    return is_counted(name) and name not in NOT_COUNTED_ON_MATTER
+
+
 # Stored, but left out of histories, feeds and calendars unless asked for by
 # name: a rank change or a page view is not work done. Audit shows them.
 HIDDEN_FROM_FEEDS = frozenset({TASK_MOVED, TASK_VIEWED})
@@ -172,6 +191,15 @@ LIVE_ON_CALENDAR = frozenset(
     }
 )
 
+# Shown live on a matter's open calendars: what its calendar counts, less
+# what feeds hide (a rank change). The system's counted events (a milestone
+# completed) are shown too: the calendar is the matter's, not a person's.
+LIVE_ON_MATTER_CALENDAR = frozenset(
+    name
+    for name in ALL - HIDDEN_FROM_FEEDS - NEVER_RECORDED
+    if is_counted_on_matter(name) and family(name) in MATTER_FAMILIES
+)
+
 # The system's own event that firm admins are told about.
 ADMINS_NOTIFIED = frozenset({WEBHOOK_ENDPOINT_DISABLED})
 
@@ -233,3 +261,15 @@ CALENDAR_FILTERS: dict[str, CalendarFilter] = {
     )
 }
 DEFAULT_CALENDAR_FILTER = "all"
+
+# A matter's calendar offers the filters that can match one of its events
+# (logins belong to no matter).
+MATTER_CALENDAR_FILTERS: dict[str, CalendarFilter] = {
+    key: f
+    for key, f in CALENDAR_FILTERS.items()
+    if any(
+        f.matches(name) and is_counted_on_matter(name)
+        for name in ALL
+        if family(name) in MATTER_FAMILIES
+    )
+}

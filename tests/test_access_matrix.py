@@ -127,6 +127,9 @@ def query_for(name: str, hidden: Hidden) -> dict[str, str]:
         return {"date_from": window["from"], "date_to": window["to"]}
     if name == "search":
         return {"q": hidden.labels[1].split()[0]}
+    if name in ("matter_calendar_day", "activity_day"):
+        # A day the hidden work happened on: a refusal is the only safe answer.
+        return {"date": today.isoformat()}
     return {}
 
 
@@ -295,6 +298,11 @@ def test_the_inside_sees_what_the_outside_does_not(scene, world):
         ("task", f"/tasks/{hidden.task_id}/"),
         ("history", f"/tasks/{hidden.task_id}/history/"),
         ("feed", f"/matters/{hidden.matter_id}/activity/"),
+        (
+            "calendar day",
+            f"/matters/{hidden.matter_id}/calendar/day/"
+            f"?date={timezone.localdate().isoformat()}",
+        ),
     ):
         response = client.get(url)
         assert response.status_code == 200, name
@@ -316,6 +324,15 @@ async def test_no_websocket_group_of_a_hidden_matter_or_person_can_be_joined(
             "message": "No such matter.",
             "subscribe": "matter",
             "id": walled.matter_id,
+        }, user.username
+        answer = await request(
+            socket, {"subscribe": "matter_activity", "matter_id": walled.matter_id}
+        )
+        assert answer == {
+            "kind": "error",
+            "message": "No such matter.",
+            "subscribe": "matter_activity",
+            "matter_id": walled.matter_id,
         }, user.username
         answer = await request(
             socket, {"subscribe": "activity", "user_id": world.bob.pk}
@@ -343,11 +360,15 @@ def test_hidden_and_missing_read_the_same(scene, world):
         "/comments/{}/history/",
         "/milestones/{}/history/",
         "/matters/{}/",
+        "/matters/{}/calendar/",
+        "/matters/{}/calendar/grid/",
     ):
         ids = {
             "/comments/{}/history/": hidden.comment_id,
             "/milestones/{}/history/": hidden.milestone_id,
             "/matters/{}/": hidden.matter_id,
+            "/matters/{}/calendar/": hidden.matter_id,
+            "/matters/{}/calendar/grid/": hidden.matter_id,
         }
         one = client.get(route.format(ids.get(route, hidden.task_id)))
         other = client.get(route.format(missing))

@@ -396,15 +396,109 @@ def calendar_counts(
     tz: str,
     calendar_filter: CalendarFilter,
 ) -> dict[str, int]:
-    """The counts one calendar draws: one counters read."""
+    """The counts one calendar draws: one Query of the filter's own series."""
     return store.daily_counts(
         firm=firm_of(viewer),
         user_id=subject.pk,
         start_date=start_date,
         end_date=end_date,
         tz=tz,
-        **calendar_filter.store_kwargs(),
+        calendar_filter=calendar_filter.key,
     )
+
+
+# --- a matter's calendar ---------------------------------------------------------
+
+# A day's drill-down lists at most this many events (a day of a busy matter
+# has dozens); the page says when there are more.
+DAY_EVENTS_LIMIT = 100
+
+
+def calendar_matter(*, viewer: User, matter_id: int) -> Matter:
+    """The matter whose calendar `viewer` asks for: 404 outside its firm or
+    wall, as the board."""
+    return task_selectors.matter_get_for_user(user=viewer, matter_id=matter_id)
+
+
+def matter_calendar_counts(
+    *,
+    matter: Matter,
+    start_date: dt.date,
+    end_date: dt.date,
+    tz: str,
+    calendar_filter: CalendarFilter,
+) -> dict[str, int]:
+    """The counts a matter's calendar draws: one Query of the filter's series.
+
+    `matter` comes from `calendar_matter`, which has checked the viewer.
+    """
+    return store.matter_daily_counts(
+        firm=envelope.firm_key(matter.firm_id),
+        matter_id=matter.pk,
+        start_date=start_date,
+        end_date=end_date,
+        tz=tz,
+        calendar_filter=calendar_filter.key,
+    )
+
+
+def _filter_query(
+    calendar_filter: CalendarFilter, *, also_excluded: Collection[str] = ()
+) -> dict[str, Any]:
+    """A filter's names as query arguments: what its counters count."""
+    kwargs = calendar_filter.store_kwargs()
+    excluded = set(kwargs["exclude_names"] or ()) | set(also_excluded)
+    if kwargs["names"] is None:
+        excluded |= names.HIDDEN_FROM_FEEDS
+    kwargs["exclude_names"] = sorted(excluded) or None
+    return kwargs
+
+
+def matter_day_events(
+    *,
+    viewer: User,
+    matter: Matter,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar_filter: CalendarFilter,
+) -> store.Page:
+    """The matter's events in [start, end) that its calendar counts under
+    the filter, oldest first: a day's drill-down."""
+    page = store.query_matter_feed(
+        firm=envelope.firm_key(matter.firm_id),
+        matter_id=matter.pk,
+        start=start,
+        end=end,
+        newest_first=False,
+        limit=DAY_EVENTS_LIMIT,
+        **_filter_query(calendar_filter, also_excluded=names.NOT_COUNTED_ON_MATTER),
+    )
+    return redact(viewer, page)
+
+
+def person_day_events(
+    *,
+    viewer: User,
+    subject: User,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar_filter: CalendarFilter,
+) -> store.Page:
+    """`subject`'s events in [start, end) under the filter, oldest first,
+    without the walled matters the viewer is outside of (the counts are
+    everything the person did; the events listed are what the viewer may
+    read). `subject` comes from `activity_subject`."""
+    page = store.query_user_events(
+        firm=firm_of(viewer),
+        user_id=subject.pk,
+        start=start,
+        end=end,
+        newest_first=False,
+        limit=DAY_EVENTS_LIMIT,
+        exclude_matters=walled_outside(viewer),
+        **_filter_query(calendar_filter),
+    )
+    return redact(viewer, page)
 
 
 # --- audit -----------------------------------------------------------------------

@@ -17,12 +17,32 @@ urlpatterns = [
         name="milestone_history",
     ),
     path("matters/<int:matter_id>/activity/", views.matter_feed, name="matter_feed"),
+    path(
+        "matters/<int:matter_id>/calendar/",
+        views.matter_calendar,
+        name="matter_calendar",
+    ),
+    path(
+        "matters/<int:matter_id>/calendar/grid/",
+        views.matter_calendar_grid,
+        name="matter_calendar_grid",
+    ),
+    path(
+        "matters/<int:matter_id>/calendar/day/",
+        views.matter_calendar_day,
+        name="matter_calendar_day",
+    ),
     path("activity/", views.my_activity, name="my_activity"),
     path("people/<int:user_id>/activity/", views.activity_page, name="activity"),
     path(
         "people/<int:user_id>/activity/grid/",
         views.activity_grid,
         name="activity_grid",
+    ),
+    path(
+        "people/<int:user_id>/activity/day/",
+        views.activity_day,
+        name="activity_day",
     ),
     path("audit/", audit.audit, name="audit"),
     path("audit/export.<str:fmt>", audit.audit_export, name="audit_export"),

@@ -1,4 +1,4 @@
-"""Pages over the event store: histories, matter feeds, the activity calendar.
+"""Pages over the event store: histories, matter feeds, the activity calendars.
 
 Access is decided in history.selectors (404 for what the viewer may not
 see, 403 for a refused role); bad input is a 400 with its message; a store
@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,9 +25,9 @@ from django.views.decorators.http import require_GET
 
 from events_app import names, store
 from events_app.history import calendar, selectors, sentences
-from events_app.history.forms import parse_positive_int
+from events_app.history.forms import parse_date, parse_positive_int
 from hivelight.http import action, login_required
-from tasks_app.models import Comment, Milestone, Task, User
+from tasks_app.models import Comment, Matter, Milestone, Task, User
 
 HISTORY_PAGE = 30
 FEED_PAGE = 40
@@ -230,49 +232,152 @@ def matter_feed(request: HttpRequest, matter_id: int) -> HttpResponse:
     return render(request, "events_app/matter_feed.html", context)
 
 
-# --- the activity calendar -------------------------------------------------------
+# --- the activity calendars: a person's, a matter's --------------------------------
 
 
-def _calendar_context(request: HttpRequest, subject: User) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CalendarOf:
+    """Whose calendar a page draws, and where its parts live.
+
+    One component for both: the same grid, filters, drill-down and live
+    updates; only the counts, the addresses and the socket group differ.
+    """
+
+    name: str  # in the grid's caption: "Comments of <name>"
+    url_names: tuple[str, str, str]  # page, grid, day
+    pk: int
+    live: str  # the websocket subscription kind
+    live_field: str  # its id field
+    first_year: int
+    filters: dict[str, names.CalendarFilter]
+    counts: Callable[[dt.date, dt.date, str, names.CalendarFilter], dict[str, int]]
+    is_self: bool = False
+
+
+def person_calendar(request: HttpRequest, subject: User) -> CalendarOf:
+    return CalendarOf(
+        name=subject.display_name,
+        url_names=("activity", "activity_grid", "activity_day"),
+        pk=subject.pk,
+        live="activity",
+        live_field="user_id",
+        first_year=subject.date_joined.year,
+        filters=names.CALENDAR_FILTERS,
+        counts=lambda start, end, tz, chosen: selectors.calendar_counts(
+            viewer=request.user,
+            subject=subject,
+            start_date=start,
+            end_date=end,
+            tz=tz,
+            calendar_filter=chosen,
+        ),
+        is_self=subject.pk == request.user.pk,
+    )
+
+
+def matter_calendar_of(matter: Matter) -> CalendarOf:
+    return CalendarOf(
+        name=matter.name,
+        url_names=("matter_calendar", "matter_calendar_grid", "matter_calendar_day"),
+        pk=matter.pk,
+        live="matter_activity",
+        live_field="matter_id",
+        first_year=matter.created_at.year,
+        filters=names.MATTER_CALENDAR_FILTERS,
+        counts=lambda start, end, tz, chosen: selectors.matter_calendar_counts(
+            matter=matter,
+            start_date=start,
+            end_date=end,
+            tz=tz,
+            calendar_filter=chosen,
+        ),
+    )
+
+
+def _chosen_filter(request: HttpRequest, of: CalendarOf) -> names.CalendarFilter:
+    key = request.GET.get("filter") or names.DEFAULT_CALENDAR_FILTER
+    chosen = of.filters.get(key)
+    if chosen is None:
+        raise ValidationError(f"“{key[:40]}” is not a calendar filter.")
+    return chosen
+
+
+def _calendar_context(request: HttpRequest, of: CalendarOf) -> dict[str, Any]:
     tz = tz_of(request)
     today = today_in(tz)
     year = parse_positive_int(request.GET.get("year"), "year")
     if year is not None and not 2000 <= year <= today.year:
         raise ValidationError(f"Pick a year from 2000 to {today.year}.")
-    key = request.GET.get("filter") or names.DEFAULT_CALENDAR_FILTER
-    chosen = names.CALENDAR_FILTERS.get(key)
-    if chosen is None:
-        raise ValidationError(f"“{key[:40]}” is not a calendar filter.")
+    chosen = _chosen_filter(request, of)
     start, end = calendar.period(today=today, year=year)
-    counts = selectors.calendar_counts(
-        viewer=request.user,
-        subject=subject,
-        start_date=start,
-        end_date=end,
-        tz=tz,
-        calendar_filter=chosen,
+    grid = calendar.build(
+        counts=of.counts(start, end, tz, chosen), start=start, end=end
     )
-    grid = calendar.build(counts=counts, start=start, end=end)
-    first_year = min(subject.date_joined.year, today.year - 4)
-    params = {
-        "year": year,
-        "filter": key if key != names.DEFAULT_CALENDAR_FILTER else None,
-    }
+    first_year = min(of.first_year, today.year - 4)
+    key = chosen.key if chosen.key != names.DEFAULT_CALENDAR_FILTER else None
+    params = {"year": year, "filter": key}
+    page, grid_base, day = (reverse(n, args=[of.pk]) for n in of.url_names)
     return {
-        "subject": subject,
-        "is_self": subject.pk == request.user.pk,
+        "calendar_of": of,
+        "is_self": of.is_self,
         "calendar": grid,
         "filter": chosen,
         "filter_json": json.dumps(chosen.as_json()),
-        "filters": list(names.CALENDAR_FILTERS.values()),
+        "filters": list(of.filters.values()),
         "year": year,
         "years": list(range(today.year, first_year - 1, -1)),
         "tz": tz,
         "today": today,
-        "page_url": with_query(reverse("activity", args=[subject.pk]), **params),
-        "grid_url": with_query(reverse("activity_grid", args=[subject.pk]), **params),
-        "base_grid_url": reverse("activity_grid", args=[subject.pk]),
+        "page_base_url": page,
+        "page_url": with_query(page, **params),
+        "grid_url": with_query(grid_base, **params),
+        "base_grid_url": grid_base,
+        "day_url": with_query(day, filter=key),
     }
+
+
+def _grid_response(request: HttpRequest, of: CalendarOf) -> HttpResponse:
+    """The calendar alone (filter and year changes, re-sync after reconnect)."""
+    context = _calendar_context(request, of)
+    response = render(request, "events_app/partials/calendar.html", context)
+    if request.htmx and request.htmx.trigger == "calendar-controls":
+        # A new filter or year: the address bar follows, for reload and sharing.
+        response["HX-Push-Url"] = context["page_url"]
+    return response
+
+
+def _day_window(request: HttpRequest) -> tuple[dt.date, dt.datetime, dt.datetime]:
+    """The local day asked for, and its start and end as instants."""
+    day = parse_date(request.GET.get("date"), "date")
+    zone = zoneinfo.ZoneInfo(tz_of(request))
+    start = dt.datetime.combine(day, dt.time(), zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+    return day, start, end
+
+
+def _day_response(
+    request: HttpRequest,
+    of: CalendarOf,
+    day: dt.date,
+    page: store.Page,
+    chosen: names.CalendarFilter,
+) -> HttpResponse:
+    """A day's events under the calendar's filter: the drill-down panel."""
+    return render(
+        request,
+        "events_app/partials/calendar_day.html",
+        {
+            "calendar_of": of,
+            "day": day,
+            "long_date": calendar.long_date(day),
+            "filter": chosen,
+            "rows": rows_of(request, page.items),
+            "more": page.next_cursor is not None,
+            "limit": selectors.DAY_EVENTS_LIMIT,
+            "show_links": True,
+            "title": f"{chosen.label} on {calendar.long_date(day)}",
+        },
+    )
 
 
 @login_required
@@ -291,7 +396,8 @@ def my_activity(request: HttpRequest) -> HttpResponse:
 @action
 def activity_page(request: HttpRequest, user_id: int) -> HttpResponse:
     subject = selectors.activity_subject(viewer=request.user, user_id=user_id)
-    context = _calendar_context(request, subject)
+    context = _calendar_context(request, person_calendar(request, subject))
+    context["subject"] = subject
     context["people"] = (
         selectors.firm_people(viewer=request.user)
         if selectors.can_audit(request.user)
@@ -304,11 +410,62 @@ def activity_page(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_GET
 @action
 def activity_grid(request: HttpRequest, user_id: int) -> HttpResponse:
-    """The calendar alone (filter and year changes, re-sync after reconnect)."""
     subject = selectors.activity_subject(viewer=request.user, user_id=user_id)
-    context = _calendar_context(request, subject)
-    response = render(request, "events_app/partials/calendar.html", context)
-    if request.htmx and request.htmx.trigger == "calendar-controls":
-        # A new filter or year: the address bar follows, for reload and sharing.
-        response["HX-Push-Url"] = context["page_url"]
-    return response
+    return _grid_response(request, person_calendar(request, subject))
+
+
+@login_required
+@require_GET
+@action
+def activity_day(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A day of a person's calendar: their events the viewer may read."""
+    subject = selectors.activity_subject(viewer=request.user, user_id=user_id)
+    of = person_calendar(request, subject)
+    chosen = _chosen_filter(request, of)
+    day, start, end = _day_window(request)
+    page = selectors.person_day_events(
+        viewer=request.user,
+        subject=subject,
+        start=start,
+        end=end,
+        calendar_filter=chosen,
+    )
+    return _day_response(request, of, day, page, chosen)
+
+
+@login_required
+@require_GET
+@action
+def matter_calendar(request: HttpRequest, matter_id: int) -> HttpResponse:
+    """A matter's activity calendar: its events, whoever did them."""
+    matter = selectors.calendar_matter(viewer=request.user, matter_id=matter_id)
+    context = _calendar_context(request, matter_calendar_of(matter))
+    context["matter"] = matter
+    return render(request, "events_app/matter_calendar.html", context)
+
+
+@login_required
+@require_GET
+@action
+def matter_calendar_grid(request: HttpRequest, matter_id: int) -> HttpResponse:
+    matter = selectors.calendar_matter(viewer=request.user, matter_id=matter_id)
+    return _grid_response(request, matter_calendar_of(matter))
+
+
+@login_required
+@require_GET
+@action
+def matter_calendar_day(request: HttpRequest, matter_id: int) -> HttpResponse:
+    """A day of a matter's calendar: the events it counts there."""
+    matter = selectors.calendar_matter(viewer=request.user, matter_id=matter_id)
+    of = matter_calendar_of(matter)
+    chosen = _chosen_filter(request, of)
+    day, start, end = _day_window(request)
+    page = selectors.matter_day_events(
+        viewer=request.user,
+        matter=matter,
+        start=start,
+        end=end,
+        calendar_filter=chosen,
+    )
+    return _day_response(request, of, day, page, chosen)

@@ -6,10 +6,12 @@ Protocol (JSON text frames):
   `{"kind": "hello", "channel": <this socket's channel name>, "user_id": N}`.
   The page sends the channel name back as the `X-Live-Client` header of its
   own requests, so the events they cause skip this socket (no echo).
-- The page asks: `{"subscribe": "matter", "id": N}` or
-  `{"subscribe": "activity", "user_id": N}`; and `{"unsubscribe": ...}` with
-  the same fields. Answers: `{"kind": "subscribed" | "unsubscribed", ...}`
-  or `{"kind": "error", "message": ...}`. A refused join says no more than
+- The page asks: `{"subscribe": "matter", "id": N}`,
+  `{"subscribe": "activity", "user_id": N}` or
+  `{"subscribe": "matter_activity", "matter_id": N}` (a matter's calendar);
+  and `{"unsubscribe": ...}` with the same fields. Answers:
+  `{"kind": "subscribed" | "unsubscribed", ...}` or
+  `{"kind": "error", "message": ...}`. A refused join says no more than
   "no such matter", whether the matter is in another firm, walled off or
   absent, just as the pages answer 404.
 - Group messages (`live.message`, see `events_app.live.groups`) arrive as their
@@ -48,10 +50,12 @@ SUBSCRIPTIONS = {
     # subscribe kind -> (id field in the request, group name builder)
     "matter": ("id", groups.matter_group),
     "activity": ("user_id", groups.activity_group),
+    "matter_activity": ("matter_id", groups.matter_activity_group),
 }
 REFUSALS = {
     "matter": "No such matter.",
     "activity": "No such activity calendar.",
+    "matter_activity": "No such matter.",
 }
 
 
@@ -229,7 +233,7 @@ def may_join(user_id: int, group: str) -> bool:
         return False
     if prefix == groups.USER_PREFIX:
         return target == viewer.pk
-    if prefix == groups.MATTER_PREFIX:
+    if prefix in (groups.MATTER_PREFIX, groups.MATTER_ACTIVITY_PREFIX):
         matter = Matter.objects.filter(pk=target).first()
         return matter is not None and selectors.user_can_see_matter(
             user=viewer, matter=matter

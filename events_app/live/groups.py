@@ -2,7 +2,8 @@
 
 Every open page holds one websocket (`events_app.live.consumers.LiveConsumer`),
 which joins groups: `user.<id>` (notifications), `matter.<id>` (a board) and
-`activity.<id>` (a calendar). Anything that wants a page to react sends a
+`activity.<id>` (a person's calendar) and `matter_activity.<id>` (a matter's
+calendar). Anything that wants a page to react sends a
 thin `live.message` to a group here: what changed and an id, never data the
 page could not fetch itself, since the page re-fetches through the same
 permission-checked views.
@@ -42,6 +43,7 @@ MAX_NAME_LENGTH = 99
 USER_PREFIX = "user."
 MATTER_PREFIX = "matter."
 ACTIVITY_PREFIX = "activity."
+MATTER_ACTIVITY_PREFIX = "matter_activity."
 
 
 def user_group(user_id: int) -> str:
@@ -57,6 +59,11 @@ def matter_group(matter_id: int) -> str:
 def activity_group(user_id: int) -> str:
     """`activity.<id>`: every open activity calendar of one person."""
     return f"{ACTIVITY_PREFIX}{int(user_id)}"
+
+
+def matter_activity_group(matter_id: int) -> str:
+    """`matter_activity.<id>`: every open activity calendar of one matter."""
+    return f"{MATTER_ACTIVITY_PREFIX}{int(matter_id)}"
 
 
 def live_client_id(value: str | None) -> str:
@@ -119,6 +126,10 @@ def send_to_matter(
 
 def send_to_activity(user_id: int, payload: dict[str, Any]) -> bool:
     return send_to_group(activity_group(user_id), payload)
+
+
+def send_to_matter_activity(matter_id: int, payload: dict[str, Any]) -> bool:
+    return send_to_group(matter_activity_group(matter_id), payload)
 
 
 def _run(coroutine: Coroutine[Any, Any, Any]) -> None:

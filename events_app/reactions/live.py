@@ -1,4 +1,4 @@
-"""Open pages follow events: a matter's boards, and the actor's calendars.
+"""Open pages follow events: a matter's boards and calendars, the actor's calendars.
 
 Messages are thin (what changed, an id) and sent after the handler's run
 commits; the pages re-fetch through the same permission-checked views.
@@ -50,6 +50,23 @@ def activity_live(event: dict[str, Any]) -> None:
     }
     transaction.on_commit(
         lambda: groups.send_to_activity(actor_id, payload), robust=True
+    )
+
+
+def matter_activity_live(event: dict[str, Any]) -> None:
+    """Tell the matter's open activity calendars that a day gained an event."""
+    matter = event.get("matter")
+    name = event["name"]
+    if not matter or name not in names.LIVE_ON_MATTER_CALENDAR:
+        return
+    payload = {
+        "kind": "matter_activity",
+        "matter_id": matter["id"],
+        "occurred_at": event["occurred_at"],
+        "name": name,
+    }
+    transaction.on_commit(
+        lambda: groups.send_to_matter_activity(matter["id"], payload), robust=True
     )
 
 

@@ -15,7 +15,12 @@ from events_app.reactions.comments import notify_comment
 from events_app.reactions.completion import notify_completion
 from events_app.reactions.compliance import notify_responsible_partner
 from events_app.reactions.handover import notify_handover
-from events_app.reactions.live import activity_live, live_board, team_live
+from events_app.reactions.live import (
+    activity_live,
+    live_board,
+    matter_activity_live,
+    team_live,
+)
 from events_app.reactions.matter_activity import matter_activity
 from events_app.reactions.milestones import milestone_progress
 from events_app.reactions.reminders import notify_reminder
@@ -70,3 +75,6 @@ def connect() -> None:
         names.MILESTONE_PROGRESS_INPUTS, "milestone_progress", milestone_progress
     )
     _subscribe_each(names.LIVE_ON_CALENDAR, "activity_live", activity_live)
+    _subscribe_each(
+        names.LIVE_ON_MATTER_CALENDAR, "matter_activity_live", matter_activity_live
+    )

@@ -21,8 +21,9 @@ Tables (names take `settings.EVENT_STORE["TABLE_PREFIX"]`):
     other top-level envelope key, e.g. `parent`), expires_at (epoch seconds,
     `task.viewed` only; the table's TTL attribute).
 
-`<prefix>ActivityCounts`: per person and day, the counters the calendar
-reads (layout in `counters`).
+`<prefix>ActivityCounts`: per person (pk `U#<firm>#<user>`) or matter (pk
+`M#<firm>#<matter>`) and day, the counters the calendars read (layout in
+`counters`).
 
 `<prefix>Seals`: per firm and period, the seal of the period's events and
 its leaf list (layout in `seals`; what a seal is: `events_app.seals`).
@@ -53,7 +54,11 @@ from events_app.store.client import (
     reset_client,
     table_names,
 )
-from events_app.store.counters import daily_counts
+from events_app.store.counters import (
+    daily_counts,
+    layout_fingerprint,
+    matter_daily_counts,
+)
 from events_app.store.queries import (
     Page,
     get_event,
@@ -65,7 +70,12 @@ from events_app.store.queries import (
     query_matter_feed,
     query_user_events,
 )
-from events_app.store.recount import recount_user
+from events_app.store.recount import (
+    put_layout,
+    recount_matter,
+    recount_user,
+    stored_layout,
+)
 from events_app.store.seals import (
     SealPage,
     StoredSeal,
@@ -99,13 +109,17 @@ __all__ = [
     "iter_events",
     "iter_pages",
     "latest_seal",
+    "layout_fingerprint",
+    "matter_daily_counts",
     "put_events",
+    "put_layout",
     "put_seal",
     "query_entity_history",
     "query_events_by_name",
     "query_firm_events",
     "query_matter_feed",
     "query_user_events",
+    "recount_matter",
     "recount_user",
     "reindex_events",
     "reset_client",
@@ -113,5 +127,6 @@ __all__ = [
     "seal_leaves",
     "seal_page",
     "seals_between",
+    "stored_layout",
     "table_names",
 ]

@@ -71,7 +71,7 @@ class TableNames(NamedTuple):
 
 # --- settings and client -----------------------------------------------------------
 
-_clients: dict[tuple[str | None, str], Any] = {}
+_clients: dict[tuple[str | None, str, float], Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -91,7 +91,10 @@ def _client() -> Any:
     conf = _store_settings()
     endpoint = conf.get("ENDPOINT_URL") or None
     region = conf.get("REGION") or "eu-west-2"
-    key = (endpoint, region)
+    # Seconds to wait for an answer; benchmarks reading 100,000 items from a
+    # DynamoDB Local on a busy machine need more than a request does.
+    read_timeout = float(conf.get("READ_TIMEOUT") or 10)
+    key = (endpoint, region, read_timeout)
     client = _clients.get(key)
     if client is None:
         with _clients_lock:
@@ -103,7 +106,7 @@ def _client() -> Any:
                     region_name=region,
                     config=Config(
                         connect_timeout=2,
-                        read_timeout=10,
+                        read_timeout=read_timeout,
                         retries={"max_attempts": 2, "mode": "standard"},
                         max_pool_connections=20,
                         tcp_keepalive=True,

@@ -1,18 +1,28 @@
-"""Activity counters: their layout, and reading a person's counts per local day.
+"""Activity counters: their layout, and reading counts per local day.
 
-Per user (pk `U#<firm>#<user>`) and per series (`*` = all counted events,
-`<family>.*` e.g. `task.*`, or an event name):
+Per counted partition (a person, pk `U#<firm>#<user>`; a matter, pk
+`M#<firm>#<matter>`) and per series (`*` = all counted events, `<family>.*`
+e.g. `task.*`, an event name, or `~<key>` for each calendar filter of
+`names.CALENDAR_FILTERS` the event matches; a matter keeps `*` and the
+filter series only):
     day items      sk `D#<series>#<YYYY-MM-DD>`: t (the UTC day's total),
                    b0..b5 (4-hour blocks), h0..h23 (hours);
     quarter items  sk `Q#<series>#<HH>#<YYYY-MM-DD>`: q0..q3 (the four
                    15-minute slots of that UTC hour);
     both with v, a count of the writes to the item (recount's guard).
 Every counted event ADDs to the day item and the quarter item of each of
-its 3 series, in the same TransactWriteItems as its conditional put (see
-`writes`). A viewer's local midnight always falls on a quarter hour, so a
-local day is a run of UTC slots: a year of calendar in a whole-hour zone is
-one Query of ~370 day items (at most 32 numbers each, projected to 1-4),
-and a :30/:45 zone adds one Query of ~370 quarter items of the boundary hour
+its series (3, plus one per filter it matches), in its actor's partition
+and, when it belongs to a matter and `names.is_counted_on_matter`, in its
+matter's, all in the same TransactWriteItems as its conditional put (see
+`writes`). A filter series makes a filtered calendar one Query, like the
+plain one, instead of a sum of name series read at once; it holds what the
+filter's definition matched when the event was written, so a changed
+definition is rebuilt by the recount (`recount`).
+
+A viewer's local midnight always falls on a quarter hour, so a local day
+is a run of UTC slots: a year of calendar in a whole-hour zone is one Query
+of ~370 day items (at most 32 numbers each, projected to 1-4), and a
+:30/:45 zone adds one Query of ~370 quarter items of the boundary hour
 (hour-major keys keep that hour's days contiguous). Small items matter: a
 Query pays for whole items, projected or not.
 """
@@ -20,6 +30,8 @@ Query pays for whole items, projected or not.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -27,9 +39,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from events_app.names import family, is_counted
+from events_app.names import (
+    CALENDAR_FILTERS,
+    DEFAULT_CALENDAR_FILTER,
+    EXPIRING,
+    HIDDEN_FROM_FEEDS,
+    NOT_COUNTED_ON_MATTER,
+    family,
+    is_counted,
+)
 from events_app.store.client import paginate, table_names
-from events_app.store.codec import check_name, user_pk
+from events_app.store.codec import check_name, matter_pk, user_pk
 
 UTC = dt.UTC
 SLOT_MINUTES = 15
@@ -37,14 +57,53 @@ SLOTS_PER_HOUR = 60 // SLOT_MINUTES
 SLOTS_PER_DAY = 24 * SLOTS_PER_HOUR
 HOURS_PER_BLOCK = 4
 ALL_SERIES = "*"
+# Sorts before letters, and no event name starts with it.
+FILTER_MARK = "~"
 
 
-def _series_of(name: str) -> tuple[str, str, str]:
-    return (ALL_SERIES, f"{family(name)}.*", name)
+def filter_series(key: str) -> str:
+    """The series of one calendar filter: `~<key>`."""
+    return f"{FILTER_MARK}{key}"
+
+
+def _series_of(name: str, *, by_name: bool) -> tuple[str, ...]:
+    filters = tuple(
+        filter_series(f.key) for f in CALENDAR_FILTERS.values() if f.matches(name)
+    )
+    if not by_name:
+        return (ALL_SERIES, *filters)
+    return (ALL_SERIES, f"{family(name)}.*", name, *filters)
+
+
+# Bump when the counters' layout changes in a way the names' rules do not show.
+LAYOUT_VERSION = 2
+
+
+def layout_fingerprint() -> str:
+    """What decides which counters an event adds: the layout's version and
+    the names' counting rules and filters. Stored by a full recount
+    (`recount.put_layout`), so a deploy that changes a filter can tell its
+    counters need one (`rebuild_activity_counts --if-changed`)."""
+    rules = {
+        "version": LAYOUT_VERSION,
+        "not_counted": sorted(EXPIRING),
+        "not_on_matter": sorted(NOT_COUNTED_ON_MATTER),
+        "filters": [
+            [f.key, f.names, f.name_prefix, sorted(f.exclude_names)]
+            for f in CALENDAR_FILTERS.values()
+        ],
+        "hidden": sorted(HIDDEN_FROM_FEEDS),
+    }
+    text = json.dumps(rules, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _is_name_series(series: str) -> bool:
-    return series != ALL_SERIES and not series.endswith(".*")
+    return (
+        series != ALL_SERIES
+        and not series.endswith(".*")
+        and not series.startswith(FILTER_MARK)
+    )
 
 
 def _day_sk(series: str, day: str) -> str:
@@ -65,16 +124,21 @@ def parse_counter_sk(sk: str) -> tuple[str, str, int | None, str]:
 
 
 def counter_updates(
-    pk: str, name: str, occurred_at: str
+    pk: str, name: str, occurred_at: str, *, by_name: bool = True
 ) -> list[tuple[tuple[str, str], tuple[str, ...]]]:
-    """The counter items and attributes one event increments."""
+    """The counter items and attributes one event increments.
+
+    `by_name=False` (a matter's partition) keeps `*` and the filter series
+    only: its calendar reads nothing else, and each series costs two writes
+    per event.
+    """
     day = occurred_at[:10]
     hour = int(occurred_at[11:13])
     quarter = int(occurred_at[14:16]) // SLOT_MINUTES
     day_attrs = ("t", f"b{hour // HOURS_PER_BLOCK}", f"h{hour}")
     quarter_attrs = (f"q{quarter}",)
     updates = []
-    for series in _series_of(name):
+    for series in _series_of(name, by_name=by_name):
         updates.append(((pk, _day_sk(series, day)), day_attrs))
         updates.append(((pk, _quarter_sk(series, hour, day)), quarter_attrs))
     return updates
@@ -248,8 +312,7 @@ def _read_prefixed(
 
 def _read_selection(
     *,
-    firm: str,
-    user_id: int | str | None,
+    pk: str,
     selection: _Selection,
     first_day: dt.date,
     last_day: dt.date,
@@ -257,7 +320,6 @@ def _read_selection(
     quarter_hours: dict[int, int],
 ) -> list[tuple[int, _SeriesCounters]]:
     """(sign, counters) for each series the selection adds or subtracts."""
-    pk = user_pk(firm, user_id)
     span: dict[str, Any] = {
         "first_day": first_day,
         "last_day": last_day,
@@ -337,6 +399,21 @@ def check_dates(start_date: dt.date, end_date: dt.date) -> None:
         raise ValueError(f"start_date {start_date} is after end_date {end_date}")
 
 
+def _filter_selection(
+    calendar_filter: str | None,
+    names: Collection[str] | None,
+    name_prefix: str | None,
+    exclude_names: Collection[str] | None,
+) -> _Selection:
+    if calendar_filter is None:
+        return _select(names, name_prefix, exclude_names)
+    if names is not None or name_prefix or exclude_names:
+        raise ValueError("a calendar filter does not combine with name arguments")
+    if calendar_filter not in CALENDAR_FILTERS:
+        raise ValueError(f"unknown calendar filter {calendar_filter!r}")
+    return _Selection(add=(filter_series(calendar_filter),))
+
+
 def daily_counts(
     *,
     firm: str,
@@ -347,6 +424,7 @@ def daily_counts(
     names: Collection[str] | None = None,
     name_prefix: str | None = None,
     exclude_names: Collection[str] | None = None,
+    calendar_filter: str | None = None,
 ) -> dict[str, int]:
     """Events per local day of `tz`, for local days start_date..end_date inclusive.
 
@@ -355,15 +433,63 @@ def daily_counts(
     day), never from the events. Exact for any IANA zone whose local dates
     change on a quarter hour (every zone since 2012, including +5:30, +5:45
     and DST changes), and equal to `naive_daily_counts`. `names` (a set),
-    `name_prefix` and `exclude_names` combine (AND). Expiring names
-    (`task.viewed`) are never counted. Raises ValueError for an unknown
-    timezone or reversed dates.
+    `name_prefix` and `exclude_names` combine (AND); `calendar_filter` (a
+    key of `names.CALENDAR_FILTERS`, alone) reads that filter's own series:
+    one Query whatever the filter. Expiring names (`task.viewed`) are never
+    counted. Raises ValueError for an unknown timezone or filter, or
+    reversed dates.
     """
-    check_dates(start_date, end_date)
-    zone = zone_of(tz)
-    selection = _select(names, name_prefix, exclude_names)
-    if selection.empty:
-        return {}
+    return _daily_counts(
+        pk=user_pk(firm, user_id),
+        selection=_filter_selection(calendar_filter, names, name_prefix, exclude_names),
+        start_date=start_date,
+        end_date=end_date,
+        tz=tz,
+    )
+
+
+def matter_daily_counts(
+    *,
+    firm: str,
+    matter_id: int | str,
+    start_date: dt.date,
+    end_date: dt.date,
+    tz: str | dt.tzinfo,
+    calendar_filter: str = DEFAULT_CALENDAR_FILTER,
+) -> dict[str, int]:
+    """A matter's events per local day under one calendar filter (one Query).
+
+    Counts the matter's events that `names.is_counted_on_matter`, whoever
+    did them (the system included); as exact as `daily_counts`.
+    """
+    return _daily_counts(
+        pk=matter_pk(firm, matter_id),
+        selection=_filter_selection(calendar_filter, None, None, None),
+        start_date=start_date,
+        end_date=end_date,
+        tz=tz,
+    )
+
+
+@dataclass(frozen=True)
+class _DayPlan:
+    """Which UTC days and counter attributes make up local days (read-only)."""
+
+    first_day: dt.date
+    last_day: dt.date
+    # UTC day -> runs (first slot, end slot, local date) of a local day shown
+    runs_by_day: dict[str, list[tuple[int, int, str]]]
+    day_attrs: frozenset[str]
+    quarter_hours: dict[int, int]
+
+
+@lru_cache(maxsize=256)
+def _day_plan(start_date: dt.date, end_date: dt.date, zone: dt.tzinfo) -> _DayPlan:
+    """The plan of local days start_date..end_date in `zone`.
+
+    Pure and the same for every calendar of a period and zone, so kept:
+    working it out is a fifth of a year's read (two zone conversions a day).
+    """
     one_day = dt.timedelta(days=1)
     # Local days lie within a day of the UTC days of the same date.
     first_day, last_day = start_date - one_day, end_date + one_day
@@ -389,9 +515,29 @@ def daily_counts(
             day_attrs.update(attrs)
         if quarter:
             quarter_hours[hour] = max(quarter_hours.get(hour, 0), quarter)
+    return _DayPlan(
+        first_day, last_day, runs_by_day, frozenset(day_attrs), quarter_hours
+    )
+
+
+def _daily_counts(
+    *,
+    pk: str,
+    selection: _Selection,
+    start_date: dt.date,
+    end_date: dt.date,
+    tz: str | dt.tzinfo,
+) -> dict[str, int]:
+    check_dates(start_date, end_date)
+    zone = zone_of(tz)
+    if selection.empty:
+        return {}
+    plan = _day_plan(start_date, end_date, zone)
+    first_day, last_day = plan.first_day, plan.last_day
+    runs_by_day = plan.runs_by_day
+    day_attrs, quarter_hours = plan.day_attrs, plan.quarter_hours
     series_counters = _read_selection(
-        firm=firm,
-        user_id=user_id,
+        pk=pk,
         selection=selection,
         first_day=first_day,
         last_day=last_day,

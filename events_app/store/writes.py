@@ -4,7 +4,8 @@ Every event is a conditional put on its key (`attribute_not_exists(pk)`) in
 the same TransactWriteItems as its counter increments, so an event
 delivered again is reported as a duplicate and neither stored nor counted
 twice. Events whose names expire (`task.viewed`, via TTL) are stored but not
-counted.
+counted. An event of a matter also counts in the matter's counters
+(`names.is_counted_on_matter`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 
 from events_app.envelope import parse_instant
-from events_app.names import EXPIRING, is_counted
+from events_app.names import EXPIRING, is_counted, is_counted_on_matter
 from events_app.store.client import (
     THROTTLING,
     StoreError,
@@ -164,6 +165,10 @@ def _prepare(event: dict[str, Any]) -> _Prepared:
         if is_counted(event["name"])
         else []
     )
+    if matter is not None and is_counted_on_matter(event["name"]):
+        counters += counter_updates(
+            item["gsi2pk"]["S"], event["name"], occurred_at, by_name=False
+        )
     return _Prepared(event["id"], item, size, counters)
 
 

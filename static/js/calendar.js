@@ -1,21 +1,26 @@
-/* The activity calendar: live re-draws, keyboard moves, a focus tooltip.
+/* The activity calendar (a person's or a matter's): live re-draws, keyboard
+moves, a focus tooltip, a day's events on click or Enter.
 
 The server draws the grid (templates/events_app/partials/calendar.html, the
-`activity_grid` view) from the counters: levels, labels, totals and streaks
-are worked out there only (events_app/activity.py). While the page is open,
-the socket (static/js/live.js) brings {"kind": "activity", "user_id",
-"occurred_at", "name"} for each new event of the person shown; if it can
-change the grid shown, the grid is fetched again (data-grid-url: the same
-filter and period) and swapped in, the days that gained events light up, and
-the day that had the keyboard keeps it. After a reconnect the grid is
-fetched again, so nothing missed meanwhile stays missing.
+`activity_grid` and `matter_calendar_grid` views) from the counters: levels,
+labels, totals and streaks are worked out there only
+(events_app/history/calendar.py). While the page is open, the socket
+(static/js/live.js) brings {"kind": data-live, <data-live-field>: data-live-id,
+"occurred_at", "name"} for each new event of the person or matter shown
+("activity"/"user_id" or "matter_activity"/"matter_id"); if it can change the
+grid shown, the grid is fetched again (data-grid-url: the same filter and
+period) and swapped in, the days that gained events light up, and the day
+that had the keyboard keeps it. After a reconnect the grid is fetched again,
+so nothing missed meanwhile stays missing. Picking a day fetches its events
+(data-day-url, the same filter) into #calendar-day; a live change to that
+day fetches them again.
 */
 (function () {
   "use strict";
 
   const hivelight = (window.hivelight = window.hivelight || {});
   const formatters = {};
-  let subscribedTo = null;
+  let subscribedTo = null; // the subscribe request last sent, as JSON
 
   function calendar() {
     return document.getElementById("activity-calendar");
@@ -55,7 +60,9 @@ fetched again, so nothing missed meanwhile stays missing.
      past year, would otherwise re-fetch a year of counts for every event the
      person makes); what the grid shows is the server's answer. */
   function concerns(root, payload) {
-    if (String(payload.user_id) !== root.dataset.userId || !payload.name) return false;
+    const field = root.dataset.liveField;
+    if (payload.kind !== root.dataset.live || !payload.name) return false;
+    if (String(payload[field]) !== root.dataset.liveId) return false;
     let filter;
     try {
       filter = JSON.parse(root.dataset.filter);
@@ -167,25 +174,68 @@ fetched again, so nothing missed meanwhile stays missing.
     }
     const focus = kept.focused && root.querySelector('rect.day[data-date="' + kept.focused + '"]');
     if (focus) focus.focus({ preventScroll: true });
+    markPicked(root);
     // Same filter and period: the days that gained events light up.
-    if (root.dataset.gridUrl !== kept.gridUrl) return;
+    if (root.dataset.gridUrl !== kept.gridUrl) {
+      // Another filter: a listed day is listed again under it.
+      if (pickedDay()) showDay(pickedDay());
+      return;
+    }
     cells(root).forEach(function (cell) {
-      if ((Number(cell.dataset.count) || 0) > (kept.counts.get(cell.dataset.date) || 0)) {
-        cell.classList.add("is-bumped");
-      }
+      const count = Number(cell.dataset.count) || 0;
+      if (count === (kept.counts.get(cell.dataset.date) || 0)) return;
+      if (count > (kept.counts.get(cell.dataset.date) || 0)) cell.classList.add("is-bumped");
+      if (cell.dataset.date === pickedDay()) showDay(cell.dataset.date);
     });
+  });
+
+  /* --- a day's events --------------------------------------------------------- */
+
+  function dayPanel() {
+    return document.getElementById("calendar-day");
+  }
+
+  function pickedDay() {
+    const panel = dayPanel();
+    return (panel && panel.dataset.date) || null;
+  }
+
+  function markPicked(root) {
+    const day = pickedDay();
+    cells(root).forEach(function (cell) {
+      cell.classList.toggle("is-picked", cell.dataset.date === day);
+    });
+  }
+
+  function showDay(date) {
+    const root = calendar();
+    const panel = dayPanel();
+    if (!root || !panel || !root.dataset.dayUrl || !window.htmx) return;
+    const url = new URL(root.dataset.dayUrl, window.location.href);
+    url.searchParams.set("date", date);
+    panel.dataset.date = date;
+    markPicked(root);
+    window.htmx
+      .ajax("GET", url.pathname + url.search, { source: root, target: panel, swap: "outerHTML" })
+      .catch(function () {});
+  }
+
+  document.addEventListener("click", function (event) {
+    const cell = event.target.closest && event.target.closest("rect.day[data-date]");
+    const root = calendar();
+    if (cell && root && root.contains(cell)) showDay(cell.dataset.date);
   });
 
   function subscribe() {
     const root = calendar();
-    if (!root || !hivelight.live) return;
-    const userId = Number(root.dataset.userId);
-    if (subscribedTo === userId) return;
-    if (subscribedTo !== null) {
-      hivelight.live.unsubscribe({ subscribe: "activity", user_id: subscribedTo });
-    }
-    hivelight.live.subscribe({ subscribe: "activity", user_id: userId });
-    subscribedTo = userId;
+    if (!root || !hivelight.live || !root.dataset.live) return;
+    const request = { subscribe: root.dataset.live };
+    request[root.dataset.liveField] = Number(root.dataset.liveId);
+    const key = JSON.stringify(request);
+    if (subscribedTo === key) return;
+    if (subscribedTo !== null) hivelight.live.unsubscribe(JSON.parse(subscribedTo));
+    hivelight.live.subscribe(request);
+    subscribedTo = key;
   }
 
   /* --- keyboard: one tab stop, arrows move by day (rows) and week (columns) --- */
@@ -202,7 +252,11 @@ fetched again, so nothing missed meanwhile stays missing.
     if (event.key in MOVES) next = all[index + MOVES[event.key]];
     else if (event.key === "Home") next = all[0];
     else if (event.key === "End") next = all[all.length - 1];
-    else return;
+    else if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      showDay(cell.dataset.date);
+      return;
+    } else return;
     event.preventDefault();
     if (!next) return;
     cell.setAttribute("tabindex", "-1");
@@ -247,6 +301,7 @@ fetched again, so nothing missed meanwhile stays missing.
     if (!calendar()) return;
     if (hivelight.live) {
       hivelight.live.on("activity", onActivity);
+      hivelight.live.on("matter_activity", onActivity);
       hivelight.live.on("resync", resync);
     }
     subscribe();

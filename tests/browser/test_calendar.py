@@ -351,3 +351,77 @@ def test_a_live_re_fetch_overtaken_by_a_new_filter_does_not_bring_the_old_back(
     assert json.loads(root.get_attribute("data-filter"))["key"] == "logins"
     assert page.locator("#calendar-filter").input_value() == "logins"
     assert len(held) == 2  # and nothing asked for the old filter again
+
+
+def test_a_matters_calendar_follows_its_work_and_lists_a_days_events(
+    shared_store: None, world: World, celery_worker: Any, open_as: Any
+) -> None:
+    """Alice watches the walled matter's calendar; Bob, another person in
+    another browser, completes its task. Walt, outside the wall, gets a 404."""
+    task = make_task(
+        world.walled, "Brightwater memo", actor=world.alice, status="IN_PROGRESS"
+    )
+    settled(celery_worker, "task.created", world.alice.pk)
+    page = open_as("alice")
+    page.goto(f"/matters/{world.walled.pk}/")
+    page.get_by_role("link", name="Calendar").click()
+    page.wait_for_url(f"**/matters/{world.walled.pk}/calendar/")
+    page.wait_for_function(
+        "(id) => window.__live.some((m) => m.kind === 'subscribed'"
+        " && m.matter_id === id)",
+        arg=world.walled.pk,
+    )
+    page.evaluate("window.__notReloaded = true")
+    today = page.locator("#activity-calendar rect.day[data-date]").last
+    today = today.get_attribute("data-date")
+    # The matter's opening (its team) and the task's creation.
+    before = int(cell(page, today).get_attribute("data-count"))
+    assert before >= 2
+
+    # Picking the day lists its events: as many as the day counts.
+    cell(page, today).click()
+    day = page.locator("#calendar-day")
+    day.locator(".history-item").first.wait_for()
+    assert day.locator(".history-item").count() == before
+    assert "Brightwater memo" in day.inner_text()
+    assert "is-picked" in cell(page, today).get_attribute("class")
+
+    bob = open_as("bob")
+    bob.goto(f"/tasks/{task.pk}/")
+    bob.get_by_label("Status").select_option(label="Done")
+    bob.get_by_role("button", name="Save changes").click()
+    bob.wait_for_url(f"**/tasks/{task.pk}/")
+
+    page.wait_for_function(
+        "([day, n]) => document.querySelector("
+        "`#activity-calendar rect.day[data-date='${day}']`).dataset.count === n",
+        arg=[today, str(before + 1)],
+        timeout=ARRIVAL_MS,
+    )
+    # The day listed follows: the completion joins it, without a reload.
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#calendar-day .history-item').length === n",
+        arg=before + 1,
+        timeout=ARRIVAL_MS,
+    )
+    assert "Bob" in day.inner_text()
+    assert page.evaluate("window.__notReloaded") is True
+    assert "is-picked" in cell(page, today).get_attribute("class")
+    # The keyboard lists a day too, under the filter shown.
+    page.select_option("#calendar-filter", "comments")
+    page.wait_for_function(
+        "JSON.parse(document.getElementById('activity-calendar').dataset.filter)"
+        ".key === 'comments'"
+    )
+    page.wait_for_function(
+        "document.querySelector('#calendar-day').textContent.includes('Nothing')"
+    )
+    cell(page, today).focus()
+    page.keyboard.press("Enter")
+    day.get_by_text("Comments on").wait_for()
+    assert page.locator("#calendar-filter option[value='logins']").count() == 0
+
+    walt = open_as("walt")
+    response = walt.goto(f"/matters/{world.walled.pk}/calendar/")
+    assert response.status == 404
+    assert "Brightwater" not in walt.content()

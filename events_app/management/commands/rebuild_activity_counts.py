@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events_app import envelope, store
 from events_app.management.progress import Progress
-from tasks_app.models import Firm, User
+from tasks_app.models import Firm, Matter, User
 
 
 def _days(n: int) -> str:
@@ -19,19 +19,30 @@ def _days(n: int) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """One counters partition: a person of a firm, or a firm's system actor."""
+    """One counters partition: a person of a firm, a firm's system actor, or
+    a matter."""
 
     firm: str
     user_id: int | None
     label: str
+    matter_id: int | None = None
+
+    def recount(self, **options: Any) -> dict[str, Any]:
+        if self.matter_id is not None:
+            return store.recount_matter(
+                firm=self.firm, matter_id=self.matter_id, **options
+            )
+        return store.recount_user(firm=self.firm, user_id=self.user_id, **options)
 
 
 class Command(BaseCommand):
     help = (
-        "Recount the activity counters of the calendar from the stored events "
-        "and correct any that differ, reporting each corrected day. Counters "
-        "are kept per UTC day; --since limits the recount to UTC days from "
-        "that date. Safe while events are being written."
+        "Recount the activity counters of the calendars (people's and "
+        "matters', every series and calendar filter) from the stored events "
+        "and correct any that differ, reporting each corrected day. Run it "
+        "after changing a calendar filter's definition. Counters are kept per "
+        "UTC day; --since limits the recount to UTC days from that date. Safe "
+        "while events are being written."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -40,8 +51,15 @@ class Command(BaseCommand):
             type=int,
             action="append",
             metavar="ID",
-            help="only this user (repeatable); default: everyone, and each "
-            "firm's system actor",
+            help="only this user (repeatable); default: everyone, each "
+            "firm's system actor and every matter",
+        )
+        parser.add_argument(
+            "--matter",
+            type=int,
+            action="append",
+            metavar="ID",
+            help="only this matter (repeatable)",
         )
         parser.add_argument(
             "--since",
@@ -54,16 +72,41 @@ class Command(BaseCommand):
             action="store_true",
             help="report the differences without correcting them",
         )
+        parser.add_argument(
+            "--if-changed",
+            action="store_true",
+            help="only if the counting rules or calendar filters changed since "
+            "the last full recount (for deploys and `make run`)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        targets = self._targets(options["user"])
+        full = not (
+            options["user"]
+            or options["matter"]
+            or options["since"]
+            or options["dry_run"]
+        )
+        if options["if_changed"]:
+            if not full:
+                raise CommandError("--if-changed recounts everything, alone")
+            try:
+                current = store.stored_layout() == store.layout_fingerprint()
+            except store.StoreError as exc:
+                raise CommandError(str(exc)) from exc
+            if current:
+                self.stdout.write("Counters follow the current filters; no recount.")
+                return
+        self._recount(options)
+        if full:
+            self.stdout.write(f"Counters rebuilt under layout {store.put_layout()}.")
+
+    def _recount(self, options: dict[str, Any]) -> None:
+        targets = self._targets(options["user"], options["matter"])
         progress = Progress(self.stderr, len(targets))
         corrected_people = corrected_days = checked_days = counted = 0
         try:
             for target in targets:
-                report = store.recount_user(
-                    firm=target.firm,
-                    user_id=target.user_id,
+                report = target.recount(
                     since=options["since"],
                     dry_run=options["dry_run"],
                     on_day=lambda day, t=target: progress.step(t.label, day),
@@ -88,7 +131,11 @@ class Command(BaseCommand):
         style = self.style.WARNING if corrected_days else self.style.SUCCESS
         self.stdout.write(style(summary))
 
-    def _targets(self, user_ids: list[int] | None) -> list[Target]:
+    def _targets(
+        self, user_ids: list[int] | None, matter_ids: list[int] | None
+    ) -> list[Target]:
+        if matter_ids and not user_ids:
+            return self._matters(matter_ids)
         users = User.objects.select_related("membership").order_by("pk")
         if user_ids:
             users = users.filter(pk__in=user_ids)
@@ -108,7 +155,30 @@ class Command(BaseCommand):
                 Target(envelope.firm_key(pk), None, f"system of {name}")
                 for pk, name in Firm.objects.order_by("pk").values_list("pk", "name")
             ]
+        if matter_ids or not user_ids:
+            targets += self._matters(matter_ids)
         return targets
+
+    def _matters(self, matter_ids: list[int] | None) -> list[Target]:
+        matters = Matter.objects.order_by("pk")
+        if matter_ids:
+            matters = matters.filter(pk__in=matter_ids)
+            missing = set(matter_ids) - set(matters.values_list("pk", flat=True))
+            if missing:
+                raise CommandError(
+                    f"no matter with id {', '.join(map(str, sorted(missing)))}"
+                )
+        return [
+            Target(
+                envelope.firm_key(firm_id),
+                None,
+                f"matter {number} {name} (#{pk})",
+                matter_id=pk,
+            )
+            for pk, firm_id, number, name in matters.values_list(
+                "pk", "firm_id", "number", "name"
+            )
+        ]
 
     def _report(
         self, target: Target, corrections: dict[str, Any], dry_run: bool

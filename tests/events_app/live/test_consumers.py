@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 send_to_user = sync_to_async(live.send_to_user)
 send_to_matter = sync_to_async(live.send_to_matter)
 send_to_activity = sync_to_async(live.send_to_activity)
+send_to_matter_activity = sync_to_async(live.send_to_matter_activity)
 
 
 @pytest.fixture
@@ -161,6 +162,35 @@ async def test_activity_calendars_follow_the_pages_rules(
     await send_to_activity(world.bob.pk, {"kind": "activity", "user_id": world.bob.pk})
     assert (await dora.receive_json_from(timeout=5))["kind"] == "activity"
     await dora.disconnect()
+
+
+@run_async
+async def test_a_matters_calendar_follows_the_matters_walls(
+    world: World, keys: dict[str, str]
+) -> None:
+    cases = [
+        ("bob", world.walled, "subscribed"),  # inside the wall
+        ("alice", world.matter, "subscribed"),  # an open matter of the firm
+        ("walt", world.walled, "error"),  # outside the wall
+        ("dora", world.walled, "error"),  # a firm admin outside the wall
+        ("oscar", world.matter, "error"),  # another firm's
+    ]
+    for who, matter, kind in cases:
+        socket, _ = await open_hello(keys[who])
+        reply = await request(
+            socket, {"subscribe": "matter_activity", "matter_id": matter.pk}
+        )
+        assert reply["kind"] == kind, (who, matter)
+        if kind == "error":
+            assert reply["message"] == "No such matter."
+        await socket.disconnect()
+
+    bob, _ = await open_hello(keys["bob"])
+    await request(bob, {"subscribe": "matter_activity", "matter_id": world.walled.pk})
+    payload = {"kind": "matter_activity", "matter_id": world.walled.pk}
+    await send_to_matter_activity(world.walled.pk, payload)
+    assert await bob.receive_json_from(timeout=5) == payload
+    await bob.disconnect()
 
 
 @run_async
@@ -298,7 +328,12 @@ async def test_logging_out_elsewhere_closes_the_socket(
 def test_group_names_are_valid_channel_layer_names() -> None:
     layer = get_channel_layer()
     big = 2**63 - 1
-    for name in (live.user_group(big), live.matter_group(big), live.activity_group(1)):
+    for name in (
+        live.user_group(big),
+        live.matter_group(big),
+        live.activity_group(1),
+        live.matter_activity_group(big),
+    ):
         assert layer.require_valid_group_name(name)
         assert name.isascii() and len(name) < 100
 

@@ -153,14 +153,18 @@ def test_recount_user_repairs_wrong_counters_and_reports_the_difference(
 
     assert dry["corrections"] == report["corrections"]
     assert sorted(report["corrections"]) == ["2023-08-02", "2023-08-05"]
+    # Filter series (`~<key>`) are counters like the others.
+    filters = {"~all": 4, "~tasks": 4, "~progress": 4}
     assert report["corrections"]["2023-08-02"]["before"] == {
         "task.*": 4,
         "task.completed": 4,
+        **filters,
     }
     assert report["corrections"]["2023-08-02"]["after"] == {
         "*": 4,
         "task.*": 4,
         "task.completed": 4,
+        **filters,
     }
     before, after = (
         report["corrections"]["2023-08-05"][k]["*"] for k in ("before", "after")

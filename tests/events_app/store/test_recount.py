@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 
@@ -9,6 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from bench.naive_counts import naive_daily_counts
+from events_app import names
+from events_app.store import counters as store_counters
 from events_app.store.client import call
 from tests.events_app.event_helpers import at, envelope_event
 
@@ -116,3 +119,84 @@ def test_an_unknown_user_is_an_error(world, event_store):
 def test_an_unreachable_store_is_a_command_error(world):
     with pytest.raises(CommandError, match="unreachable"):
         run("--user", str(world.bob.pk))
+
+
+def test_a_matters_counters_are_rebuilt_by_the_command(world, event_store):
+    events = [
+        envelope_event(
+            at(2023, 3, 20, 8) + dt.timedelta(hours=3 * i),
+            ["task.completed", "comment.added", "matter.updated"][i % 3],
+            firm_id=world.firm.pk,
+            actor=world.bob,
+            matter=world.matter,
+        )
+        for i in range(30)
+    ]
+    event_store.put_events(events)
+    matter = {"firm": f"f_{world.firm.pk}", "matter_id": world.matter.pk, "tz": "UTC"}
+    right = event_store.matter_daily_counts(**matter, **MARCH)
+    call(
+        "update_item",
+        TableName=event_store.table_names().counts,
+        Key={
+            "pk": {"S": f"M#f_{world.firm.pk}#{world.matter.pk}"},
+            "sk": {"S": "D#~all#2023-03-21"},
+        },
+        UpdateExpression="ADD t :n, h10 :n, b2 :n",
+        ExpressionAttributeValues={":n": {"N": "4"}},
+    )
+    assert event_store.matter_daily_counts(**matter, **MARCH) != right
+
+    out, _ = run("--matter", str(world.matter.pk))
+
+    assert event_store.matter_daily_counts(**matter, **MARCH) == right
+    assert f"matter {world.matter.number} {world.matter.name}" in out
+    assert "2023-03-21 (UTC): ~all 12 -> 8" in out
+    assert "corrected 1 day for 1 of them" in out
+    everyone, _ = run()
+    assert "corrected 0 days for 0 of them" in everyone
+
+
+def test_an_unknown_matter_is_an_error(world, event_store):
+    with pytest.raises(CommandError, match="no matter with id 999999"):
+        run("--matter", "999999")
+
+
+def test_if_changed_recounts_only_after_the_filters_change(
+    world, event_store, stored, monkeypatch
+):
+    event_store.put_events(
+        [
+            envelope_event(
+                at(2023, 3, 22, 9),
+                "task.started",
+                firm_id=world.firm.pk,
+                actor=world.bob,
+            )
+        ]
+    )
+    first, _ = run("--if-changed")
+    again, _ = run("--if-changed")
+    assert "Counters rebuilt under layout" in first
+    assert "no recount" in again
+
+    # "Completed and started" becomes "completed only": past days follow.
+    changed = dict(names.CALENDAR_FILTERS)
+    changed["progress"] = dataclasses.replace(
+        changed["progress"], names=("task.completed",), label="Completed"
+    )
+    monkeypatch.setattr(names, "CALENDAR_FILTERS", changed)
+    monkeypatch.setattr(store_counters, "CALENDAR_FILTERS", changed)
+    completed = naive(event_store, world, world.bob, names={"task.completed"})
+    stale = counts(event_store, world, world.bob, calendar_filter="progress")
+    assert stale["2023-03-22"] == completed.get("2023-03-22", 0) + 1  # the start
+    after_change, _ = run("--if-changed")
+
+    assert "Counters rebuilt under layout" in after_change
+    assert "no recount" in run("--if-changed")[0]
+    assert "2023-03-22 (UTC): ~progress" in after_change
+    assert (
+        counts(event_store, world, world.bob, calendar_filter="progress") == completed
+    )
+    with pytest.raises(CommandError, match="alone"):
+        run("--if-changed", "--user", str(world.bob.pk))
