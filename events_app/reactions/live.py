@@ -24,6 +24,8 @@ def live_board(event: dict[str, Any]) -> None:
         "matter_id": matter["id"],
         "task_id": event["subject"]["id"],
         "event": event["name"],
+        # Lets a page (and the load test) tell a redelivered message apart.
+        "event_id": event["id"],
     }
     client = (event.get("context") or {}).get("client_id")
     exclude = groups.live_client_id(client) or None
