@@ -13,10 +13,11 @@ DynamoDB-API store:
   every process, groups through channels-redis, so a message sent by any
   process or worker reaches a socket held by any other.
 
-Before those: `migrate`, `ensure_event_tables` and (unless `--no-seed`)
-`seed_demo`. One Ctrl-C (SIGINT) or SIGTERM stops everything it started:
-each child's whole process group is sent SIGTERM, in reverse order of
-starting, then SIGKILL after a grace period. If any child exits on its own,
+Before those: `migrate`, `ensure_event_tables`, `collectstatic` (only with
+DEBUG=0) and (unless `--no-seed`) `seed_demo`. One Ctrl-C (SIGINT) or
+SIGTERM stops everything it started: each child's whole process group is
+sent SIGTERM, in reverse order of starting, then SIGKILL after a grace
+period. If any child exits on its own,
 the rest are stopped too and the exit status is 1: a half-running shape
 would hide failures.
 
@@ -142,6 +143,9 @@ def check_services(env: dict[str, str]) -> None:
 def prepare(env: dict[str, str], *, seed: bool) -> None:
     python = sys.executable
     commands = [["migrate", "--no-input"], ["ensure_event_tables"]]
+    if env.get("DEBUG", "1").lower() in ("0", "false", "no", "off"):
+        # Production settings serve hashed static files from a manifest.
+        commands.append(["collectstatic", "--no-input", "--verbosity", "0"])
     if seed:
         commands.append(["seed_demo"])
     for command in commands:
