@@ -31,7 +31,7 @@ of the largest shape plus the ratio of board opens per second:
  "committed": ..., "stored": ..., "dispatched": ..., "counters_equal": true,
  "lag_stored_p99_ms": ..., "lag_socket_p99_ms": ..., "web_2_over_1": ...}
 
-    .venv/bin/python bench/load.py [--shapes 1x1,2x2] [--users 30]
+    .venv/bin/python bench/load.py [--shapes 1x1,2x2] [--users 16]
         [--seconds 45] [--board-users 8] [--board-seconds 25]
 
 Defaults: DATABASE_URL=postgres://postgres@127.0.0.1:5432/hl_load_bench,
@@ -63,6 +63,8 @@ if str(ROOT) not in sys.path:
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hl_load_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
 HOST = "127.0.0.1"
+# What people do once, arriving: not counted in the rate of work.
+ARRIVING = ("login page", "log in", "socket open")
 PASSWORD = "load-bench-password"
 
 
@@ -146,6 +148,20 @@ def make_world(*, people: int, matters: int, tasks: int) -> dict[str, Any]:
     return spec
 
 
+def sessions(spec: dict[str, Any]) -> dict[str, str]:
+    """A session per person, for the board-open phase (no login to wait for)."""
+    from django.test import Client
+
+    from tasks_app.models import User
+
+    made = {}
+    for user in User.objects.filter(pk__in=[p["id"] for p in spec["people"]]):
+        client = Client()
+        client.force_login(user)
+        made[user.username] = client.cookies["sessionid"].value
+    return made
+
+
 # --- the shape ----------------------------------------------------------------------
 
 
@@ -199,7 +215,10 @@ def run_locust(
     port: int, spec_path: Path, *, mode: str, users: int, seconds: int
 ) -> dict[str, Any]:
     out = Path(tempfile.mkstemp(prefix=f"load-{mode}-", suffix=".json")[1])
-    rate = 4  # people arriving: logins hash a password (about 0.3 s of CPU)
+    # People arrive two a second: a login hashes a password (PBKDF2, about
+    # 0.3 s of CPU), on the one thread that runs a web process's views.
+    rate = 2 if mode == "work" else users
+    run_time = seconds + (users // rate if mode == "work" else 0)
     command = [
         sys.executable,
         "-m",
@@ -213,7 +232,7 @@ def run_locust(
         "--spawn-rate",
         str(rate),
         "--run-time",
-        f"{seconds}s",
+        f"{run_time}s",
         "--stop-timeout",
         "10",
         "--host",
@@ -230,7 +249,7 @@ def run_locust(
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
-            timeout=seconds + 120,
+            timeout=run_time + 120,
             check=False,
         )
     if not out.stat().st_size:
@@ -244,7 +263,7 @@ def run_locust(
     end = max(every, default=start)
     results["seconds"] = max(end - start, 1e-3)
     results["timings"] = {
-        name: [ms for t, ms in values if name in ("log in", "login page") or t > start]
+        name: [ms for t, ms in values if name in ARRIVING or t > start]
         for name, values in results["timings"].items()
     }
     return results
@@ -335,11 +354,7 @@ def window_figures(
 
 def describe(results: dict[str, Any]) -> dict[str, Any]:
     timings = results["timings"]
-    requests = sum(
-        len(v)
-        for k, v in timings.items()
-        if k not in ("socket open", "log in", "login page")
-    )
+    requests = sum(len(v) for k, v in timings.items() if k not in ARRIVING)
     per_kind = {
         name: {
             "n": len(values),
@@ -365,7 +380,7 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=25, help="per firm")
     parser.add_argument("--matters", type=int, default=2, help="per firm")
     parser.add_argument("--tasks", type=int, default=30, help="per matter")
-    parser.add_argument("--users", type=int, default=30)
+    parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=45)
     parser.add_argument("--board-users", type=int, default=8)
     parser.add_argument("--board-seconds", type=int, default=25)
@@ -429,6 +444,7 @@ def run(args: argparse.Namespace, shapes: list[tuple[int, ...]], dynamo: Any) ->
         flush=True,
     )
     spec = make_world(people=args.people, matters=args.matters, tasks=args.tasks)
+    spec["sessions"] = sessions(spec)
     spec_path = Path(tempfile.mkstemp(prefix="load-spec-", suffix=".json")[1])
     spec_path.write_text(json.dumps(spec))
 

@@ -14,7 +14,8 @@ client (plain sockets, patched: cooperative) read by a greenlet of its own;
 nothing here imports Django.
 
 LOAD_MODE=work (the mix below, a person's pace) or boards (board opens as
-fast as answered: the rate the web processes hold).
+fast as answered, on sessions bench/load.py made: the rate the web
+processes hold).
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ class Person(HttpUser):
         # loopback, so Django sees https.
         self.origin = self.host.replace("http://", "https://", 1)
         self.client.headers["X-Forwarded-Proto"] = "https"
+        self.channel = ""
+        self.socket = None
+        self.reader = None
+        if MODE == "boards":  # the rate of board opens, not of logins
+            self.client.cookies.set("sessionid", SPEC["sessions"][self.me["username"]])
+            return
         self.client.get("/login/", name="login page")
         self._plain_cookies()
         answer = self.client.post(
@@ -106,11 +113,7 @@ class Person(HttpUser):
             raise RuntimeError(f"{self.me['username']} could not log in")
         self._plain_cookies()
         self.csrf = self.client.cookies.get("csrftoken", "")
-        self.channel = ""
-        self.socket = None
-        self.reader = None
-        if MODE == "work":
-            self._open_socket()
+        self._open_socket()
 
     def on_stop(self) -> None:
         if self.reader is not None:
