@@ -352,6 +352,47 @@ def window_figures(
     }
 
 
+def partition_heat(since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    """Events per DynamoDB partition key in a window, by key family.
+
+    Each event is one item in its actor's partition (and, with counters, up
+    to six counter updates in the same key of ActivityCounts) and one
+    entry in each index: entity, matter, name, firm-month. The busiest key
+    of each family and its share of all events say which keys run hot as a
+    firm grows (docs/deploy.md scales these).
+    """
+    from events_app.models import OutboxEvent
+
+    families: dict[str, Counter[str]] = {
+        f: Counter() for f in ("user", "entity", "matter", "name", "firm_month")
+    }
+    rows = OutboxEvent.objects.filter(created_at__gte=since, created_at__lt=until)
+    total = 0
+    for payload in rows.values_list("payload", flat=True):
+        total += 1
+        firm = payload["firm"]
+        actor = (payload.get("actor") or {}).get("id") or "system"
+        subject = payload.get("parent") or payload["subject"]
+        families["user"][f"U#{firm}#{actor}"] += 1
+        families["entity"][f"E#{firm}#{subject['type']}#{subject['id']}"] += 1
+        if payload.get("matter"):
+            families["matter"][f"M#{firm}#{payload['matter']['id']}"] += 1
+        families["name"][f"N#{firm}#{payload['name']}"] += 1
+        families["firm_month"][f"F#{firm}#{payload['occurred_at'][:7]}"] += 1
+    seconds = max((until - since).total_seconds(), 1e-3)
+    heat: dict[str, Any] = {"events": total, "events_per_s": round(total / seconds, 2)}
+    for family, keys in families.items():
+        if keys:
+            key, count = keys.most_common(1)[0]
+            heat[family] = {
+                "keys": len(keys),
+                "busiest": key,
+                "share": round(count / total, 3),
+                "per_s": round(count / seconds, 2),
+            }
+    return heat
+
+
 def describe(results: dict[str, Any]) -> dict[str, Any]:
     timings = results["timings"]
     requests = sum(len(v) for k, v in timings.items() if k not in ARRIVING)
@@ -475,6 +516,7 @@ def run(args: argparse.Namespace, shapes: list[tuple[int, ...]], dynamo: Any) ->
             shape.stop()
         result = describe(work)
         result.update(window_figures(work, since, until))
+        result["partitions"] = partition_heat(since, until)
         result["drain_s"] = round(drained, 1)
         board_open = boards["timings"].get("board", [])
         result["board_rps"] = round(len(board_open) / boards["seconds"], 1)

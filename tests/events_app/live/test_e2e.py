@@ -152,4 +152,6 @@ def test_a_board_move_reaches_other_boards_but_not_the_tab_that_made_it(
         "task_id": task.pk,
         "event": "task.started",
         "event_id": message["event_id"],
+        "status": "IN_PROGRESS",
+        "from_status": "TODO",
     }
