@@ -101,13 +101,11 @@ def child_env(args: argparse.Namespace, dynamo_url: str) -> dict[str, str]:
     )
     env["DYNAMODB_ENDPOINT_URL"] = dynamo_url
     env["CELERY_TASK_ALWAYS_EAGER"] = "0"
-    # Each web process runs its sync views and consumers' database calls on
-    # one thread, and each worker process one task at a time: one kept
-    # connection per process instead of a connect per request (about 3 ms
-    # here, more over a network). Checked before reuse after a restart of
-    # the database.
-    env.setdefault("CONN_MAX_AGE", "60")
-    env.setdefault("CONN_HEALTH_CHECKS", "1")
+    # A pool per process instead of a connect per request (about 3 ms here,
+    # more over a network). Not CONN_MAX_AGE: under ASGI each request's sync
+    # code runs on a thread of its own, and kept connections were one per
+    # thread (PostgreSQL ran out of connections under the load test).
+    env.setdefault("DATABASE_POOL", str(args.db_pool))
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -252,6 +250,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="Celery worker nodes")
     parser.add_argument(
         "--worker-concurrency", type=int, default=1, help="processes per node"
+    )
+    parser.add_argument(
+        "--db-pool", type=int, default=4, help="database connections per process"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)

@@ -96,6 +96,18 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DATABASES["default"].setdefault(
     "CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False)
 )
+# DATABASE_POOL=N: a psycopg pool of at most N connections per process
+# (PostgreSQL only). Under ASGI each request's sync code runs on a thread
+# of its own, so kept connections (CONN_MAX_AGE) would be one per thread
+# ever made; a pool hands each request a connection and takes it back.
+DATABASE_POOL = env.int("DATABASE_POOL", default=0)
+if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL,
+        "timeout": 10,
+    }
 
 AUTH_USER_MODEL = "tasks_app.User"
 LOGIN_URL = "login"

@@ -22,6 +22,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_VARIABLES = {
     "CHANNEL_LAYER",
     "CONN_HEALTH_CHECKS",
+    "DATABASE_POOL",
     "DEBUG",
     "DIGEST_HOUR",
     "DIGEST_SECONDS",
