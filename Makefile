@@ -20,10 +20,12 @@ REDIS_URL ?= redis://127.0.0.1:6379/14
 CELERY_TASK_ALWAYS_EAGER ?= 1
 ARGS ?=
 
-.PHONY: help install run test lint fmt clean distclean
+.PHONY: help install run serve test lint fmt clean distclean
 
 help:
 	@echo "make run     install, start DynamoDB Local, migrate, seed, serve on :8000"
+	@echo "make serve   the production shape: WEB=2 uvicorn processes, WORKERS=2 Celery workers, beat"
+	@echo "             (PostgreSQL DATABASE_URL, Redis REDIS_URL, DynamoDB Local on :8001)"
 	@echo "make test    install and run the whole test suite (ARGS=... for pytest)"
 	@echo "make lint    ruff check + ruff format --check + import contracts"
 	@echo "make fmt     ruff format + ruff check --fix"
@@ -97,6 +99,27 @@ run: install
 	$(PY) manage.py seed_demo; \
 	echo; echo "Hivelight: http://127.0.0.1:$(RUN_PORT)/  (Ctrl-C to stop)"; echo; \
 	$(PY) manage.py runserver 127.0.0.1:$(RUN_PORT)
+
+# --- serve: the production shape on this machine ------------------------------
+
+# hivelight/serve.py starts DynamoDB Local (unless one answers), migrates,
+# seeds, then WORKERS Celery worker nodes (relay, handlers, each with the
+# outbox NOTIFY listener), an outbound worker, one beat and uvicorn with WEB
+# processes on SERVE_PORT; one Ctrl-C stops all of them (process groups).
+WEB ?= 2
+WORKERS ?= 2
+SERVE_PORT ?= $(RUN_PORT)
+# DATABASE_URL and REDIS_URL from the command line or the environment win;
+# the test suite's Redis default above is not used here.
+SERVE_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/hivelight)
+SERVE_REDIS_URL := $(if $(filter file,$(origin REDIS_URL)),redis://127.0.0.1:6379/0,$(REDIS_URL))
+
+serve: install
+	DATABASE_URL='$(SERVE_DATABASE_URL)' REDIS_URL='$(SERVE_REDIS_URL)' \
+	  HIVELIGHT_DATA_DIR="$(abspath $(DATA_DIR))" \
+	  DYNAMODB_ENDPOINT_URL="$${DYNAMODB_ENDPOINT_URL:-http://127.0.0.1:$(DYNAMO_PORT)}" \
+	  exec $(PY) -m hivelight.serve --web $(WEB) --workers $(WORKERS) \
+	    --port $(SERVE_PORT) --dynamo-port $(DYNAMO_PORT) $(ARGS)
 
 # --- test ---------------------------------------------------------------------
 

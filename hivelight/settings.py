@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -90,6 +91,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# With kept connections (CONN_MAX_AGE > 0), check one before reusing it after
+# a pause, so a restarted database costs a reconnect, not a failed request.
+DATABASES["default"].setdefault(
+    "CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False)
+)
+# DATABASE_POOL=N: a psycopg pool of at most N connections per process
+# (PostgreSQL only). Under ASGI each request's sync code runs on a thread
+# of its own, so kept connections (CONN_MAX_AGE) would be one per thread
+# ever made; a pool hands each request a connection and takes it back.
+DATABASE_POOL = env.int("DATABASE_POOL", default=0)
+if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL,
+        "timeout": 10,
+    }
 
 AUTH_USER_MODEL = "tasks_app.User"
 LOGIN_URL = "login"
@@ -132,10 +150,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: Celery broker and channel layer -----------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 
+# CHANNEL_LAYER: "core" (channels-redis's stored per-channel lists, the
+# default) or "pubsub" (its Redis pub/sub layer: one PUBLISH per group
+# message, at-most-once).
+CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="core")
+if CHANNEL_LAYER not in ("core", "pubsub"):
+    raise ImproperlyConfigured("CHANNEL_LAYER must be 'core' or 'pubsub'.")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": (
+                "channels_redis.pubsub.RedisPubSubChannelLayer"
+                if CHANNEL_LAYER == "pubsub"
+                else "channels_redis.core.RedisChannelLayer"
+            ),
             "CONFIG": {
                 # channels-redis waits 5 s per blocking read; redis-py (8+)
                 # times reads out after 5 s by default, which would kill

@@ -20,6 +20,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Every variable hivelight/settings.py reads; the test's own values must not
 # leak into the production-like process.
 SETTINGS_VARIABLES = {
+    "CHANNEL_LAYER",
+    "CONN_HEALTH_CHECKS",
+    "DATABASE_POOL",
     "DEBUG",
     "DIGEST_HOUR",
     "DIGEST_SECONDS",

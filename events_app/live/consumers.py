@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from typing import Any
 
@@ -44,6 +45,11 @@ MAX_GROUPS = 50
 # How long a permission check holds before the next message through that
 # group re-checks it (a wall put up, a user deactivated, a session ended).
 RECHECK_SECONDS = 30.0
+# Each check is dated up to this much earlier than it ran, at random: the
+# sockets on a board all receive the same message, and without it they would
+# all re-check on the same one, every 30 s (200 sockets: 200 checks queued on
+# the process's one database thread in front of that message).
+RECHECK_SPREAD_SECONDS = RECHECK_SECONDS / 2
 _MAX_ID = 2**63 - 1
 
 SUBSCRIPTIONS = {
@@ -176,12 +182,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         """Re-check a group's permission when the last check has grown old."""
         if time.monotonic() - self.joined[group] < RECHECK_SECONDS:
             return True
-        session_ok = await database_sync_to_async(self._session_alive)()
-        if not session_ok:
+        verdict = await database_sync_to_async(self._recheck)(group)
+        if verdict == "logged out":
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return False
-        if await database_sync_to_async(may_join)(self.user_id, group):
-            self.joined[group] = time.monotonic()
+        if verdict == "allowed":
+            self.joined[group] = _checked_now()
             return True
         if group == groups.user_group(self.user_id):
             await self.close(code=CLOSE_REVOKED)
@@ -189,6 +195,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self._leave(group)
         await self._reply({"kind": "revoked", "group": group})
         return False
+
+    def _recheck(self, group: str) -> str:
+        """ "logged out", "allowed" or "refused": one trip to the database thread."""
+        if not self._session_alive():
+            return "logged out"
+        return "allowed" if may_join(self.user_id, group) else "refused"
 
     def _session_alive(self) -> bool:
         """Whether the login behind this socket still holds (not logged out)."""
@@ -200,7 +212,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
-        self.joined[group] = time.monotonic()
+        self.joined[group] = _checked_now()
 
     async def _leave(self, group: str) -> None:
         if self.joined.pop(group, None) is not None:
@@ -211,6 +223,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _error(self, text: str, **context: Any) -> None:
         await self._reply({"kind": "error", "message": text, **context})
+
+
+def _checked_now() -> float:
+    """When a check that passed now counts as made (see RECHECK_SPREAD_SECONDS):
+    never later than now, so no check is older than RECHECK_SECONDS."""
+    return time.monotonic() - random.uniform(0, RECHECK_SPREAD_SECONDS)
 
 
 def may_join(user_id: int, group: str) -> bool:

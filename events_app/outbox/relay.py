@@ -43,6 +43,9 @@ class RelayResult:
     dispatched: int = 0
     failed: int = 0
     held_back: int = 0
+    # The time budget ran out with rows possibly left: whoever ran it must
+    # come back (the sweep's caller), or they wait for the beat sweeper.
+    more: bool = False
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -148,4 +151,6 @@ def sweep(*, ignore_backoff: bool = False, max_seconds: float = 50.0) -> RelayRe
         total.errors.extend(batch.errors)
         if batch.failed or batch.handled == 0:
             break
+    else:
+        total.more = True
     return total

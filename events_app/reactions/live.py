@@ -1,7 +1,11 @@
 """Open pages follow events: a matter's boards and calendars, the actor's calendars.
 
 Messages are thin (what changed, an id) and sent after the handler's run
-commits; the pages re-fetch through the same permission-checked views.
+commits; the pages re-fetch through the same permission-checked views. A
+board message also says which columns a card left and entered, when it
+did: every page on the board would otherwise fetch the card only to learn
+that (200 open boards: 200 card fragments, each drawing the whole board's
+query), and the column is what every subscriber's board shows already.
 """
 
 from __future__ import annotations
@@ -24,7 +28,14 @@ def live_board(event: dict[str, Any]) -> None:
         "matter_id": matter["id"],
         "task_id": event["subject"]["id"],
         "event": event["name"],
+        # Lets a page (and the load test) tell a redelivered message apart.
+        "event_id": event["id"],
     }
+    status = (event.get("changes") or {}).get("status")
+    if isinstance(status, list) and len(status) == 2 and status[1]:
+        payload["status"] = status[1]
+        if status[0]:
+            payload["from_status"] = status[0]
     client = (event.get("context") or {}).get("client_id")
     exclude = groups.live_client_id(client) or None
     transaction.on_commit(

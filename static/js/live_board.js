@@ -1,11 +1,13 @@
 /* A live board: cards moved, added, edited or deleted by others appear here.
 
 The server sends thin messages to the matter's group:
-{kind: "board", matter_id, task_id, event}. This page re-fetches what
-changed through the same permission-checked fragments it is drawn from:
-the card (data-card-url-template on #board) when its column may have
-changed, then each affected column (#board's hx-get, ?status=...), keeping
-the board's filters. Only a column's cards and count are replaced, so a title
+{kind: "board", matter_id, task_id, event, event_id, status?, from_status?}
+(status: the column the card is now in, when the event changed it). This
+page re-fetches what changed through the same permission-checked fragments
+it is drawn from: the card (data-card-url-template on #board) only when
+its column may have changed and the message does not say where it went,
+then each affected column (#board's hx-get, ?status=...), keeping the
+board's filters. Only a column's cards and count are replaced, so a title
 being typed into a quick-add box survives, and focus returns to the card
 it was on. Messages arriving together are handled together; while a card
 is being dragged the refresh waits for the drop.
@@ -43,7 +45,14 @@ socket was down are not lost.
   function queue(message) {
     const card = document.getElementById("task-" + message.task_id);
     if (card) pendingStatuses.add(card.dataset.status);
-    if (message.event !== "task.deleted" && (!card || COLUMN_CHANGING.has(message.event))) {
+    if (message.status) {
+      // Where the card went (and came from): no fetch of the card to learn it.
+      pendingStatuses.add(message.status);
+      if (message.from_status) pendingStatuses.add(message.from_status);
+    } else if (
+      message.event !== "task.deleted" &&
+      (!card || COLUMN_CHANGING.has(message.event))
+    ) {
       pendingCards.add(message.task_id);
     }
     clearTimeout(timer);

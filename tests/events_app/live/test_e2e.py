@@ -145,9 +145,13 @@ def test_a_board_move_reaches_other_boards_but_not_the_tab_that_made_it(
             await tab.disconnect()
         return message
 
-    assert scenario() == {
+    message = scenario()
+    assert message == {
         "kind": "board",
         "matter_id": world.matter.pk,
         "task_id": task.pk,
         "event": "task.started",
+        "event_id": message["event_id"],
+        "status": "IN_PROGRESS",
+        "from_status": "TODO",
     }

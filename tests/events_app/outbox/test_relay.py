@@ -343,3 +343,37 @@ def test_an_inline_relay_leaves_held_back_events_for_the_next_relay(
     started.refresh_from_db()
     assert started.stored_at is None  # still waiting for the older event
     assert outbox.sweep(ignore_backoff=True).stored == 2  # the next relay takes both
+
+
+def test_a_relay_out_of_time_with_rows_left_comes_back_for_them(
+    event_store, world, settings, monkeypatch
+):
+    """Rows committed before any worker listened send no NOTIFY again: a relay
+    that stops on its time budget must publish the next one itself."""
+    from events_app import tasks as event_tasks
+
+    for _ in range(3):
+        make_task(world.matter, actor=world.alice)
+    settings.OUTBOX_BATCH_SIZE = 1
+    start, ticks = timezone.now(), iter(range(100))
+    # Each reading of the clock is 5 s later: a slow machine, a long batch.
+    monkeypatch.setattr(
+        outbox.timezone,
+        "now",
+        lambda: start + dt.timedelta(seconds=next(ticks) * 5),
+    )
+    assert outbox.sweep(max_seconds=12).more  # a batch or two, not all three
+
+    published = []
+    monkeypatch.setattr(event_tasks.wakeup, "celery_eager", lambda: False)
+    monkeypatch.setattr(event_tasks.wakeup, "disarm_relay", lambda: None)
+    monkeypatch.setattr(
+        event_tasks.relay_outbox, "delay", lambda: published.append("relay")
+    )
+    monkeypatch.setattr(
+        event_tasks.relay,
+        "sweep",
+        lambda **kwargs: outbox.RelayResult(dispatched=200, more=True),
+    )
+    event_tasks.relay_outbox()
+    assert published == ["relay"]

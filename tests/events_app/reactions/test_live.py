@@ -48,6 +48,10 @@ def test_board_handler_sends_a_thin_message_that_skips_the_senders_tab(
                 "matter_id": world.matter.pk,
                 "task_id": task.pk,
                 "event": names.TASK_STARTED,
+                "event_id": sent[0][1]["event_id"],
+                # The columns it left and entered: no page fetches the card.
+                "status": "IN_PROGRESS",
+                "from_status": "TODO",
             },
             "specific.a1!b2",
         )
