@@ -159,6 +159,12 @@ def _celery(*args: str, level: str) -> list[str]:
 def start_shape(shape: Shape, args: argparse.Namespace, env: dict[str, str]) -> None:
     level, pid = args.log_level, os.getpid()
     quiet = ("--without-gossip", "--without-mingle")
+    # The connection pool is the web processes' (ASGI runs each request on a
+    # thread of its own). A psycopg pool does not survive a fork: a prefork
+    # child inherits the parent's pool without its threads, and Celery's
+    # Django fix-up closing it there can hang the child for good. Workers
+    # and beat connect per task, as Celery's Django support expects.
+    worker_env = {**env, "DATABASE_POOL": "0"}
     for n in range(1, args.workers + 1):
         shape.start(
             f"worker-{n}",
@@ -172,7 +178,7 @@ def start_shape(shape: Shape, args: argparse.Namespace, env: dict[str, str]) -> 
                 *quiet,
                 level=level,
             ),
-            env,
+            worker_env,
         )
     if args.outbound:
         shape.start(
@@ -187,10 +193,10 @@ def start_shape(shape: Shape, args: argparse.Namespace, env: dict[str, str]) -> 
                 *quiet,
                 level=level,
             ),
-            env,
+            worker_env,
         )
     schedule = Path(args.data_dir) / "celerybeat-schedule"
-    shape.start("beat", _celery("beat", "-s", str(schedule), level=level), env)
+    shape.start("beat", _celery("beat", "-s", str(schedule), level=level), worker_env)
     shape.start(
         "web",
         [

@@ -142,8 +142,16 @@ def shape(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
             pytest.fail("the shape exited:\n" + "".join(output[-40:]))
         yield process, port
     finally:
+        # A failed test still stops the whole shape: its children run in
+        # sessions of their own, so a SIGKILL of the group would orphan them.
+        family = _descendants(process.pid)
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(30)
+        for pid in family | _descendants(process.pid) | {process.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         process.wait(30)
 
 

@@ -59,7 +59,7 @@ def wait_for_handlers(worker) -> list[dict]:
         for name, payload in OutboxEvent.objects.values_list("name", "payload")
         if payload.get("matter") and name not in names.HIDDEN_FROM_FEEDS
     ]
-    runs = HandlerRun.objects.filter(handler__startswith="matter_activity")
+    runs = HandlerRun.objects.filter(handler__startswith="matter_activity:")
     # Handlers are tasks of their own, still draining after the relay is done.
     worker.wait_for(
         lambda: runs.count() >= len(visible), timeout=120, message="handlers"
@@ -92,7 +92,7 @@ def assert_delivered_exactly_once(world, worker) -> None:
 
     # Each handler applied each event once: the ledger and its effects.
     visible = wait_for_handlers(worker)
-    runs = HandlerRun.objects.filter(handler__startswith="matter_activity")
+    runs = HandlerRun.objects.filter(handler__startswith="matter_activity:")
     assert runs.count() == len(visible)
     assigned = [
         payload

@@ -208,7 +208,7 @@ def test_handler_effect_applies_once_even_when_dispatched_twice(event_store, wor
     relay_all()
     OutboxEvent.objects.update(dispatched_at=None)
     relay_all()
-    runs = HandlerRun.objects.filter(handler__startswith="matter_activity")
+    runs = HandlerRun.objects.filter(handler__startswith="matter_activity:")
     on_matters = [
         row
         for row in OutboxEvent.objects.exclude(firm="f_none")
