@@ -138,14 +138,15 @@ def check_services(env: dict[str, str]) -> None:
         sys.exit("make serve needs Redis: set REDIS_URL=redis://...")
 
 
-def prepare(env: dict[str, str], *, seed: bool) -> None:
+def prepare(env: dict[str, str], *, seed: bool, history_days: int | None) -> None:
     python = sys.executable
     commands = [["migrate", "--no-input"], ["ensure_event_tables"]]
     if env.get("DEBUG", "1").lower() in ("0", "false", "no", "off"):
         # Production settings serve hashed static files from a manifest.
         commands.append(["collectstatic", "--no-input", "--verbosity", "0"])
     if seed:
-        commands.append(["seed_demo"])
+        days = [] if history_days is None else ["--history-days", str(history_days)]
+        commands.append(["seed_demo", *days])
     for command in commands:
         subprocess.run(  # noqa: S603
             [python, "manage.py", *command], cwd=ROOT, env=env, check=True
@@ -270,6 +271,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-seed", dest="seed", action="store_false")
     parser.add_argument(
+        "--history-days",
+        type=int,
+        help="days of demo history to seed (seed_demo's default: a year)",
+    )
+    parser.add_argument(
         "--no-outbound", dest="outbound", action="store_false", help="no webhooks"
     )
     parser.add_argument("--log-level", default="warning")
@@ -293,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         dynamo_url = start_dynamo(shape, args, dict(os.environ))
         env = child_env(args, dynamo_url)
-        prepare(env, seed=args.seed)
+        prepare(env, seed=args.seed, history_days=args.history_days)
         print(
             f"starting {args.web} web, {args.workers} worker(s), beat"
             + (", outbound" if args.outbound else ""),

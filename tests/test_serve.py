@@ -114,6 +114,8 @@ def shape(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
             "1",
             "--no-outbound",
             "--dynamo-in-memory",
+            "--history-days",
+            "0",  # today's demo data is enough; a year takes minutes
             "--port",
             str(port),
             "--dynamo-port",
