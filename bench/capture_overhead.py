@@ -64,34 +64,14 @@ STATUSES = ("TODO", "IN_PROGRESS", "IN_REVIEW", "DONE")
 UPDATE_FIELDS = ["title", "status", "last_modified_by", "updated_at"]
 
 
-def ensure_database(url: str) -> None:
-    """Create the bench database if it does not exist (trust auth, no password)."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def setup_django() -> None:
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     if not os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
         sys.exit("capture_overhead.py measures PostgreSQL; DATABASE_URL is not one.")
+    from hivelight.serve import ensure_database
+
     ensure_database(os.environ["DATABASE_URL"])
 
     import django

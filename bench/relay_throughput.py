@@ -49,21 +49,10 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
 
 
-def ensure_database(url: str) -> None:
-    """Create the benchmark's PostgreSQL database if it does not exist."""
-    if not url.startswith("postgres"):
-        return
-    import psycopg
+from hivelight.serve import ensure_database  # noqa: E402
 
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if exists.fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-ensure_database(os.environ["DATABASE_URL"])
+if os.environ["DATABASE_URL"].startswith("postgres"):
+    ensure_database(os.environ["DATABASE_URL"])
 
 import django  # noqa: E402
 

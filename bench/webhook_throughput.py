@@ -59,17 +59,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
 
 
-def ensure_database(url: str) -> None:
-    """Create the benchmark's PostgreSQL database if it does not exist."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if exists.fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
+from hivelight.serve import ensure_database  # noqa: E402
 
 ensure_database(os.environ["DATABASE_URL"])
 
