@@ -163,6 +163,23 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     # --- from the channel layer -----------------------------------------------------
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Forward group messages without a trip to the database thread.
+
+        Channels runs Django's `close_old_connections` before every message's
+        handler, on the process's one thread for database work. A board
+        message reaches every socket on the board: 100 sockets in a process
+        meant 100 trips through that thread, one after another, and every
+        other socket's message (Bob's notification) waited behind them (issue
+        13's fan-out). Forwarding needs no database; its occasional
+        permission re-check goes through `database_sync_to_async`, which
+        closes old connections itself, before and after.
+        """
+        if message.get("type") == groups.MESSAGE_TYPE:
+            await self.live_message(message)
+        else:
+            await super().dispatch(message)
+
     async def live_message(self, message: dict[str, Any]) -> None:
         """Forward a group message's payload, unless this tab caused it."""
         if message.get("exclude_channel") == self.channel_name:
