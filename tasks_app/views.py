@@ -9,7 +9,6 @@ view fail with a 500.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -23,7 +22,7 @@ from django_htmx.http import trigger_client_event
 
 from events_app.capture.records import record_task_viewed
 from hivelight.http import action, login_required, next_url, wants_json
-from tasks_app import selectors, services
+from tasks_app import cards, selectors, services
 from tasks_app.forms import (
     BoardFilterForm,
     CommentForm,
@@ -74,36 +73,6 @@ def _done(request: HttpRequest, default_url: str, announce: str = "") -> HttpRes
 # --- board building -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Card:
-    task: Task
-    previous_id: int | None
-    next_id: int | None
-
-
-@dataclass(frozen=True)
-class Column:
-    status: str
-    label: str
-    cards: list[Card]
-
-
-def _columns(board: dict[str, list[Task]]) -> list[Column]:
-    columns = []
-    for status, label in Task.Status.choices:
-        tasks = board.get(status, [])
-        cards = [
-            Card(
-                task=task,
-                previous_id=tasks[i - 1].pk if i > 0 else None,
-                next_id=tasks[i + 1].pk if i + 1 < len(tasks) else None,
-            )
-            for i, task in enumerate(tasks)
-        ]
-        columns.append(Column(status=status, label=label, cards=cards))
-    return columns
-
-
 def _board_context(request: HttpRequest, matter: Matter) -> dict[str, Any]:
     people = list(selectors.users_who_can_see_matter(matter=matter))
     milestones = list(Milestone.objects.filter(matter=matter))
@@ -112,7 +81,7 @@ def _board_context(request: HttpRequest, matter: Matter) -> dict[str, Any]:
     query = filter_form.querystring()
     return {
         "matter": matter,
-        "columns": _columns(board),
+        "columns": cards.columns(board),
         "statuses": Task.Status.choices,
         "people": people,
         "milestones": milestones,
@@ -253,7 +222,7 @@ def task_card(request: HttpRequest, task_id: int) -> HttpResponse:
     card = next((c for c in column.cards if c.task.pk == task.pk), None)
     if card is None:
         # Filtered out of the board: the card still renders, without neighbours.
-        card = Card(task=task, previous_id=None, next_id=None)
+        card = cards.Card(task=task, previous_id=None, next_id=None)
     context.update(card=card, column=column)
     return render(request, "tasks_app/partials/task_card.html", context)
 

@@ -1,11 +1,13 @@
 """Open pages follow events: a matter's boards and calendars, the actor's calendars.
 
-Messages are thin (what changed, an id) and sent after the handler's run
-commits; the pages re-fetch through the same permission-checked views. A
-board message also says which columns a card left and entered, when it
-did: every page on the board would otherwise fetch the card only to learn
-that (200 open boards: 200 card fragments, each drawing the whole board's
-query), and the column is what every subscriber's board shows already.
+Messages are sent after the handler's run commits. A board message carries
+the changed card, rendered once for every open board of the matter
+(`tasks_app.cards.live_card`): the page puts it in place itself, so a
+change on a board with 200 people looking makes no request at all (it used
+to make 200 to 400, each drawing the board's query). A card whose column is
+too long to send, or a message without a card, makes the page fetch what
+changed through the same permission-checked fragments as before. Calendar
+messages stay thin (a day gained an event): the page re-fetches its grid.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.db import transaction
 
 from events_app import names
 from events_app.live import groups
+from tasks_app import cards
 
 
 def live_board(event: dict[str, Any]) -> None:
@@ -36,6 +39,11 @@ def live_board(event: dict[str, Any]) -> None:
         payload["status"] = status[1]
         if status[0]:
             payload["from_status"] = status[0]
+    card = cards.live_card(task_id=payload["task_id"], matter_id=matter["id"])
+    if card is None:
+        payload["removed"] = True  # deleted since: off every board of the matter
+    else:
+        payload["card"] = card
     client = (event.get("context") or {}).get("client_id")
     exclude = groups.live_client_id(client) or None
     transaction.on_commit(

@@ -1,16 +1,25 @@
 /* A live board: cards moved, added, edited or deleted by others appear here.
 
-The server sends thin messages to the matter's group:
-{kind: "board", matter_id, task_id, event, event_id, status?, from_status?}
-(status: the column the card is now in, when the event changed it). This
-page re-fetches what changed through the same permission-checked fragments
-it is drawn from: the card (data-card-url-template on #board) only when
-its column may have changed and the message does not say where it went,
-then each affected column (#board's hx-get, ?status=...), keeping the
-board's filters. Only a column's cards and count are replaced, so a title
-being typed into a quick-add box survives, and focus returns to the card
-it was on. Messages arriving together are handled together; while a card
-is being dragged the refresh waits for the drop.
+The server sends messages to the matter's group:
+{kind: "board", matter_id, task_id, event, event_id, status?, from_status?,
+ card?: {html, status, version, assignee_id, milestone_id, order?}, removed?}
+`card` is the changed card rendered once for every open board of the
+matter (tasks_app/cards.py); this page puts it in place without a request:
+it drops it if the page's filters exclude it, places it after the nearest
+card it shows in the column's `order`, gives it this page's CSRF token and
+address, re-links the Up and Down forms of the columns it touched (their
+neighbours under this page's filters) and counts them again. `version`
+says when the card last changed: an older card than the one shown is
+ignored. `removed`: the card is gone. A message without a card (or a card
+without `order`: a very long column) falls back to fetching through the
+same permission-checked fragments the board is drawn from: the card
+(data-card-url-template on #board) only when its column may have changed
+and the message does not say where it went, then each affected column
+(#board's hx-get, ?status=...), keeping the board's filters. Only a
+column's cards and count are replaced, so a title being typed into a
+quick-add box survives, and focus returns to the card it was on. Messages
+arriving together are handled together, in order; while a card is being
+dragged they wait for the drop.
 
 After a reconnect the whole board is re-fetched: moves made while the
 socket was down are not lost.
@@ -37,24 +46,16 @@ socket was down are not lost.
   ]);
   const BATCH_MS = 60;
 
-  let pendingStatuses = new Set();
-  let pendingCards = new Set();
+  // Filters of this page, as the server validated them (the columns URL).
+  const assigneeFilter = columnsUrl.searchParams.get("assignee") || "";
+  const milestoneFilter = columnsUrl.searchParams.get("milestone") || "";
+
+  let pending = [];
   let timer = null;
   let running = Promise.resolve();
 
   function queue(message) {
-    const card = document.getElementById("task-" + message.task_id);
-    if (card) pendingStatuses.add(card.dataset.status);
-    if (message.status) {
-      // Where the card went (and came from): no fetch of the card to learn it.
-      pendingStatuses.add(message.status);
-      if (message.from_status) pendingStatuses.add(message.from_status);
-    } else if (
-      message.event !== "task.deleted" &&
-      (!card || COLUMN_CHANGING.has(message.event))
-    ) {
-      pendingCards.add(message.task_id);
-    }
+    pending.push(message);
     clearTimeout(timer);
     timer = setTimeout(flush, BATCH_MS);
   }
@@ -64,14 +65,144 @@ socket was down are not lost.
       timer = setTimeout(flush, 250);
       return;
     }
-    const statuses = pendingStatuses;
-    const cards = pendingCards;
-    pendingStatuses = new Set();
-    pendingCards = new Set();
-    // One refresh at a time, in order, so an older answer never wins.
+    const messages = pending;
+    pending = [];
+    // One batch at a time, in order, so an older answer never wins.
     running = running.then(function () {
-      return refresh(statuses, cards);
+      return handle(messages);
     });
+  }
+
+  /* Apply what the messages carry; fetch only what they cannot say. */
+  function handle(messages) {
+    const statuses = new Set();
+    const cards = new Set();
+    messages.forEach(function (message) {
+      if (apply(message)) return;
+      const card = document.getElementById("task-" + message.task_id);
+      if (card) statuses.add(card.dataset.status);
+      if (message.card) {
+        statuses.add(message.card.status);
+      } else if (message.status) {
+        // Where the card went (and came from): no fetch of the card to learn it.
+        statuses.add(message.status);
+        if (message.from_status) statuses.add(message.from_status);
+      } else if (
+        message.event !== "task.deleted" &&
+        (!card || COLUMN_CHANGING.has(message.event))
+      ) {
+        cards.add(message.task_id);
+      }
+    });
+    if (!statuses.size && !cards.size) return null;
+    return refresh(statuses, cards);
+  }
+
+  function shownHere(card) {
+    if (assigneeFilter === "none" && card.assignee_id !== null) return false;
+    if (/^\d+$/.test(assigneeFilter) && card.assignee_id !== Number(assigneeFilter)) {
+      return false;
+    }
+    if (/^\d+$/.test(milestoneFilter) && card.milestone_id !== Number(milestoneFilter)) {
+      return false;
+    }
+    return true;
+  }
+
+  /* Put a message's card in place (or take it away); false: fetch instead. */
+  function apply(message) {
+    const existing = document.getElementById("task-" + message.task_id);
+    const card = message.card;
+    if (!message.removed && !(card && card.order)) return false;
+    if (card && existing && Number(existing.dataset.version) > card.version) {
+      return true; // older than what this page shows
+    }
+    const lists = new Set();
+    const keep = new Map();
+    function touch(list) {
+      if (!lists.has(list)) {
+        lists.add(list);
+        keep.set(list, rememberFocus(list));
+      }
+    }
+    let element = null;
+    let list = null;
+    if (card && shownHere(card)) {
+      const column = document.getElementById("column-" + card.status);
+      list = column && column.querySelector(".card-list");
+      element = parse(card.html).querySelector(".card");
+      if (!list || !element) return false;
+      touch(list);
+    }
+    if (existing) {
+      touch(existing.parentNode);
+      existing.remove();
+    }
+    if (element) {
+      adopt(element);
+      place(list, element, card.order, message.task_id);
+      if (window.htmx) window.htmx.process(element);
+    }
+    lists.forEach(function (changed) {
+      relink(changed);
+      restoreFocus(changed, keep.get(changed));
+    });
+    return true;
+  }
+
+  /* This page's CSRF token and address in a card rendered for every page. */
+  function adopt(element) {
+    const token = board.querySelector("input[name=csrfmiddlewaretoken]");
+    const here = window.location.pathname + window.location.search;
+    element.querySelectorAll("form").forEach(function (form) {
+      if (token && !form.querySelector("input[name=csrfmiddlewaretoken]")) {
+        form.prepend(token.cloneNode());
+      }
+      const next = form.querySelector("input[name=next]");
+      if (next) next.value = here;
+    });
+  }
+
+  /* After the nearest card before it in the column's order that is shown here. */
+  function place(list, element, order, taskId) {
+    const at = order.indexOf(Number(taskId));
+    for (let i = at - 1; i >= 0; i--) {
+      const before = list.querySelector(':scope > .card[data-task-id="' + order[i] + '"]');
+      if (before) {
+        before.after(element);
+        return;
+      }
+    }
+    list.prepend(element);
+  }
+
+  /* Up and Down name each card's neighbours on this page; count the cards. */
+  function relink(list) {
+    const cards = Array.from(list.querySelectorAll(":scope > .card"));
+    cards.forEach(function (card, i) {
+      link(card, "before_id", cards[i - 1]);
+      link(card, "after_id", cards[i + 1]);
+    });
+    const empty = list.querySelector(":scope > .column-empty");
+    if (cards.length && empty) empty.remove();
+    if (!cards.length && !empty) {
+      const note = document.createElement("p");
+      note.className = "column-empty";
+      note.textContent = "No cards";
+      list.append(note);
+    }
+    const count = list.closest(".board-column").querySelector(".column-count");
+    if (count) {
+      count.textContent = String(cards.length);
+      count.setAttribute("aria-label", cards.length + " cards");
+    }
+  }
+
+  function link(card, field, neighbour) {
+    const input = card.querySelector('.move-options input[name="' + field + '"]');
+    if (!input) return;
+    input.value = neighbour ? neighbour.dataset.taskId : "";
+    input.form.hidden = !neighbour;
   }
 
   function get(url) {

@@ -169,3 +169,114 @@ def test_a_live_refresh_keeps_what_bob_is_typing(
     assert bob.get_by_label("New task in In progress").input_value() == (
         "Half-typed title"
     )
+
+
+def board_titles(page: Any, status: str) -> list[str]:
+    return page.locator(f"#column-{status} .card-title").all_inner_texts()
+
+
+def neighbours(page: Any, task_id: int) -> dict[str, Any]:
+    """What the card's Up and Down forms name (None: hidden at the column's end)."""
+    return page.evaluate(
+        """(id) => {
+          const card = document.getElementById("task-" + id);
+          const named = (field) => {
+            const input = card.querySelector('input[name="' + field + '"]');
+            return input.form.hidden ? null : Number(input.value);
+          };
+          return {up: named("before_id"), down: named("after_id")};
+        }""",
+        task_id,
+    )
+
+
+def test_bobs_board_puts_alices_changes_in_place_without_a_request(
+    event_store: Any, world: World, celery_worker: Any, open_as: Any
+) -> None:
+    """The board message carries the card: Bob's page places it, re-links the
+    keyboard's Up and Down, counts the column, and fetches nothing."""
+    from tasks_app import services
+
+    first = make_task(world.matter, "Draft particulars", actor=world.alice)
+    second = make_task(world.matter, "Serve the claim", actor=world.alice)
+    third = make_task(world.matter, "Chase <the> expert", actor=world.alice)
+    bob = open_as("bob")
+    bob.goto(f"/matters/{world.matter.pk}/")
+    wait_live(bob, "subscribed")
+    fetched: list[str] = []
+    bob.on("request", lambda r: fetched.append(r.url))
+
+    # Alice puts the third card on top of To do (a move within the column).
+    services.task_move(
+        actor=world.alice, task_id=third.pk, status="TODO", before_id=first.pk
+    )
+    expect(bob.locator("#column-TODO .card-title")).to_have_text(
+        ["Chase <the> expert", "Draft particulars", "Serve the claim"], timeout=5_000
+    )
+    assert neighbours(bob, third.pk) == {"up": None, "down": first.pk}
+    assert neighbours(bob, first.pk) == {"up": third.pk, "down": second.pk}
+    assert neighbours(bob, second.pk) == {"up": first.pk, "down": None}
+
+    # She starts the first: it leaves To do for In progress, both counted again.
+    services.task_move(actor=world.alice, task_id=first.pk, status="IN_PROGRESS")
+    bob.locator(f"#column-IN_PROGRESS #task-{first.pk}").wait_for(timeout=5_000)
+    expect(bob.locator("#column-IN_PROGRESS .column-count")).to_have_text("1")
+    expect(bob.locator("#column-TODO .column-count")).to_have_text("2")
+    assert neighbours(bob, third.pk) == {"up": None, "down": second.pk}
+    assert neighbours(bob, first.pk) == {"up": None, "down": None}
+    assert bob.locator("#column-IN_PROGRESS .column-empty").count() == 0
+
+    # She deletes the second: gone from Bob's board.
+    services.task_delete(actor=world.alice, task_id=second.pk)
+    expect(bob.locator(f"#task-{second.pk}")).to_have_count(0, timeout=5_000)
+    expect(bob.locator("#column-TODO .column-count")).to_have_text("1")
+    assert neighbours(bob, third.pk) == {"up": None, "down": None}
+
+    # All of it without a single request from Bob's page.
+    assert [url for url in fetched if "/matters/" in url or "/tasks/" in url] == []
+
+    # The placed card works: Bob moves it with its own menu (his CSRF token).
+    services.task_move(actor=world.alice, task_id=first.pk, status="TODO")
+    expect(bob.locator("#column-TODO .card-title")).to_have_text(
+        ["Chase <the> expert", "Draft particulars"], timeout=5_000
+    )
+    bob.locator(f"#task-{first.pk} .move-menu summary").click()
+    with bob.expect_response(lambda r: "/move/" in r.url) as response:
+        bob.locator(f"#task-{first.pk}").get_by_role("button", name="Up").click()
+    assert response.value.status == 204, response.value.text()
+    expect(bob.locator("#column-TODO .card-title")).to_have_text(
+        ["Draft particulars", "Chase <the> expert"]
+    )
+    assert list(
+        world.matter.tasks.filter(status="TODO")
+        .order_by("rank", "id")
+        .values_list("pk", flat=True)
+    ) == [first.pk, third.pk]
+
+
+def test_a_filtered_board_takes_and_drops_cards_as_they_match(
+    event_store: Any, world: World, celery_worker: Any, open_as: Any
+) -> None:
+    from tasks_app import services
+
+    mine = make_task(world.matter, "Bob's first", actor=world.alice)
+    services.task_assign(actor=world.alice, task_id=mine.pk, assignee=world.bob)
+    other = make_task(world.matter, "Not Bob's yet", actor=world.alice)
+    bob = open_as("bob")
+    bob.goto(f"/matters/{world.matter.pk}/?assignee={world.bob.pk}")
+    wait_live(bob, "subscribed")
+    assert board_titles(bob, "TODO") == ["Bob's first"]
+
+    services.task_assign(actor=world.alice, task_id=other.pk, assignee=world.bob)
+    expect(bob.locator("#column-TODO .card-title")).to_have_text(
+        ["Bob's first", "Not Bob's yet"], timeout=5_000
+    )
+    services.task_assign(actor=world.alice, task_id=mine.pk, assignee=world.carol)
+    expect(bob.locator("#column-TODO .card-title")).to_have_text(
+        ["Not Bob's yet"], timeout=5_000
+    )
+    expect(bob.locator("#column-TODO .column-count")).to_have_text("1")
+    # A card for someone else never shows on Bob's filtered board.
+    make_task(world.matter, "Carol's new task", actor=world.alice)
+    bob.wait_for_timeout(1_500)
+    assert board_titles(bob, "TODO") == ["Not Bob's yet"]

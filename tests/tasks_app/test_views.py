@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -643,7 +644,12 @@ def test_task_card_fragment_renders_one_card_with_its_move_menu(
     assert f'data-task-id="{task.pk}"' in page
     assert 'data-status="TODO"' in page
     assert f'name="after_id" value="{below.pk}"' in page  # "Down" goes below it
-    assert 'data-move-action="up"' not in page  # already at the top
+    # Already at the top: "Up" is there for a live board to re-link, but hidden.
+    up = re.search(
+        r"(<form [^>]*>)(?:(?!</form>).)*data-move-action=\"up\"", page, re.S
+    )
+    assert up and up.group(1).endswith(" hidden>")
+    assert 'name="before_id" value=""' in page
 
 
 # --- quick add -------------------------------------------------------------------

@@ -146,6 +146,7 @@ def test_a_board_move_reaches_other_boards_but_not_the_tab_that_made_it(
         return message
 
     message = scenario()
+    card = message.pop("card")
     assert message == {
         "kind": "board",
         "matter_id": world.matter.pk,
@@ -155,3 +156,6 @@ def test_a_board_move_reaches_other_boards_but_not_the_tab_that_made_it(
         "status": "IN_PROGRESS",
         "from_status": "TODO",
     }
+    # The card itself, rendered by the worker, as Carol's board places it.
+    assert card["status"] == "IN_PROGRESS" and card["order"] == [task.pk]
+    assert f'id="task-{task.pk}"' in card["html"] and "Instruct counsel" in card["html"]
