@@ -210,14 +210,20 @@ class Processes:
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     logs: dict[str, Path] = field(default_factory=dict)
 
-    def start(self, name: str, command: list[str], log_dir: Path) -> None:
+    def start(
+        self,
+        name: str,
+        command: list[str],
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         log_path = log_dir / f"{name}.log"
         self.logs[name] = log_path
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env=dict(os.environ),
+                env=env or dict(os.environ),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -523,6 +529,7 @@ def stages(samples: list[Sample]) -> dict[str, float]:
         "request -> change saved": [],
         "saved -> relayed (stored, dispatched)": [],
         "relayed -> notification row": [],
+        "notification row -> Bob's socket": [],
     }
     for sample in samples:
         notification = Notification.objects.filter(
@@ -539,6 +546,10 @@ def stages(samples: list[Sample]) -> dict[str, float]:
         )
         parts["relayed -> notification row"].append(
             (notification.created_at.timestamp() - row.dispatched_at.timestamp()) * 1000
+        )
+        received = sent + sample.latency_ms / 1000
+        parts["notification row -> Bob's socket"].append(
+            (received - notification.created_at.timestamp()) * 1000
         )
     return {name: statistics.median(values) for name, values in parts.items() if values}
 
@@ -633,7 +644,7 @@ def run(
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
-    from hivelight.serve import ensure_database
+    from hivelight.serve import ensure_database, worker_environment
 
     ensure_database(os.environ["DATABASE_URL"])
 
@@ -678,6 +689,8 @@ def run(
             "warning",
         ],
         log_dir,
+        # As `make serve` runs them: workers keep a connection, web processes pool.
+        worker_environment(dict(os.environ)),
     )
     web = args.web or (2 if args.others_on_board else 1)
     processes.start(
@@ -700,6 +713,7 @@ def run(
             "warning",
         ],
         log_dir,
+        {**os.environ, "DATABASE_POOL": os.environ.get("DATABASE_POOL", "4")},
     )
     wait_until(lambda: port_open(port), "the web processes", processes, 30)
     print("worker relaying the set-up's events...", flush=True)
