@@ -14,8 +14,8 @@ Protocol (JSON text frames):
   `{"kind": "error", "message": ...}`. A refused join says no more than
   "no such matter", whether the matter is in another firm, walled off or
   absent, just as the pages answer 404.
-- Group messages (`live.message`, see `events_app.live.groups`) arrive as their
-  `payload`.
+- Group messages (`live.message`, see `events_app.live.groups`) arrive as
+  the JSON text they carry.
 
 Anonymous sockets are accepted and closed at once with code 4401, so the
 page can tell "logged out" (stop retrying) from a network failure.
@@ -181,7 +181,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def live_message(self, message: dict[str, Any]) -> None:
-        """Forward a group message's payload, unless this tab caused it."""
+        """Forward a group message's JSON text, unless this tab caused it."""
         if message.get("exclude_channel") == self.channel_name:
             return
         group = message.get("group")
@@ -191,9 +191,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         if not await self._still_allowed(group):
             return
-        payload = message.get("payload")
-        if isinstance(payload, dict):
-            await self._reply(payload)
+        text = message.get("text")
+        if isinstance(text, str):
+            await self.send(text_data=text)
 
     async def _still_allowed(self, group: str) -> bool:
         """Re-check a group's permission when the last check has grown old."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -290,9 +291,9 @@ def test_a_completion_reaches_the_matters_calendar_group_through_the_pipeline(
         async_to_sync(layer.group_discard)(group, channel)
 
     assert {m["group"] for m in heard} == {group}
-    assert {m["payload"]["kind"] for m in heard} == {"matter_activity"}
-    assert {m["payload"]["matter_id"] for m in heard} == {world.walled.pk}
-    assert sorted(m["payload"]["name"] for m in heard) == [
+    assert {json.loads(m["text"])["kind"] for m in heard} == {"matter_activity"}
+    assert {json.loads(m["text"])["matter_id"] for m in heard} == {world.walled.pk}
+    assert sorted(json.loads(m["text"])["name"] for m in heard) == [
         "task.completed",
         "task.created",
     ]
