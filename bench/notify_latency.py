@@ -45,7 +45,6 @@ import math
 import os
 import secrets
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,6 +74,7 @@ class WebSocket:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader = reader
         self.writer = writer
+        self.close_code: int | None = None
 
     @classmethod
     async def connect(cls, port: int, path: str, headers: dict[str, str]) -> WebSocket:
@@ -132,6 +132,7 @@ class WebSocket:
                 data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
             opcode = first & 0x0F
             if opcode == 0x8:
+                self.close_code = int.from_bytes(data[:2], "big") if data else 1005
                 return None
             if opcode == 0x9:
                 await self._send(0xA, data)
@@ -433,9 +434,14 @@ async def drain(socket: WebSocket) -> None:
 
 
 async def reader(socket: WebSocket, inbox: asyncio.Queue[tuple[float, dict]]) -> None:
-    with contextlib.suppress(Exception):
+    """Bob's messages into `inbox`; says so if his socket ends (every later
+    notification would be reported missing, and this says why)."""
+    try:
         while (message := await socket.recv()) is not None:
             await inbox.put((time.perf_counter(), message))
+        print(f"  Bob's socket was closed by the server: code {socket.close_code}")
+    except Exception as exc:
+        print(f"  Bob's socket failed: {exc!r}", flush=True)
 
 
 async def wait_for(
@@ -521,7 +527,7 @@ async def measure(
 
 
 def stages(samples: list[Sample]) -> dict[str, float]:
-    """Median time spent in each part of the pipeline (wall clocks, ms)."""
+    """p50 and p90 of the time spent in each part of the pipeline (wall clocks, ms)."""
     from events_app.envelope import parse_instant
     from events_app.models import Notification, OutboxEvent
 
@@ -551,7 +557,11 @@ def stages(samples: list[Sample]) -> dict[str, float]:
         parts["notification row -> Bob's socket"].append(
             (received - notification.created_at.timestamp()) * 1000
         )
-    return {name: statistics.median(values) for name, values in parts.items() if values}
+    return {
+        name: (percentile(values, 50), percentile(values, 90))
+        for name, values in parts.items()
+        if values
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -742,8 +752,8 @@ def run(
     )
     print(describe("HTTP assignment -> Bob's socket", latencies))
     print(describe("baseline: group_send -> socket", baseline))
-    for name, median in stages(samples).items():
-        print(f"  median {name:<38} {median:7.1f} ms")
+    for name, (median, p90) in stages(samples).items():
+        print(f"  {name:<38} p50 {median:7.1f} ms   p90 {p90:7.1f} ms")
     print(f"logs: {log_dir}")
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
