@@ -140,9 +140,21 @@ class OutboxListener:
 
 
 class OutboxListenerStep(bootsteps.StartStopStep):
-    """Worker bootstep running one OutboxListener beside the consumer."""
+    """Worker bootstep running one OutboxListener beside the consumer.
+
+    A thread in a prefork parent hands every child forked while it runs
+    whatever lock it held at that instant. One run of the fan-out benchmark
+    hung for good so: the listener's first wake-up was connecting to Redis
+    (getaddrinfo importing `encodings.idna`) while the pool forked, and the
+    child waited on that module's import lock at its first Redis call. So
+    the step starts after the pool has forked its processes, and the first
+    wake-up is sent from the main thread (which forks), importing all a
+    wake-up needs before the thread exists; a child forked later, to
+    replace one, finds nothing half-imported.
+    """
 
     label = "outbox listener"
+    requires = ("celery.worker.components:Pool",)
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
@@ -151,6 +163,7 @@ class OutboxListenerStep(bootsteps.StartStopStep):
     def start(self, parent: Any) -> None:
         if parent.app.conf.task_always_eager:
             return
+        schedule_relay()  # rows committed while no worker listened
         self.listener = OutboxListener()
         self.listener.start()
 
