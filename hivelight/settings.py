@@ -93,8 +93,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 # With kept connections (CONN_MAX_AGE > 0), check one before reusing it after
 # a pause, so a restarted database costs a reconnect, not a failed request.
-DATABASES["default"].setdefault(
-    "CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False)
+# (Set, not setdefault: env.db() already puts a False there.)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool(
+    "CONN_HEALTH_CHECKS", default=False
 )
 # DATABASE_POOL=N: a psycopg pool of at most N connections per process
 # (PostgreSQL only). Under ASGI each request's sync code runs on a thread

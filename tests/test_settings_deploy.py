@@ -158,6 +158,26 @@ def test_production_environment_is_what_the_settings_use(tmp_path):
     ]
 
 
+def test_kept_database_connections_are_health_checked_when_asked(tmp_path):
+    """What `make serve` gives its workers: connections kept and checked."""
+    code = (
+        "from django.conf import settings as s;"
+        "d = s.DATABASES['default'];"
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    kept = production_env(tmp_path, CONN_MAX_AGE="300", CONN_HEALTH_CHECKS="1")
+
+    assert manage("shell", "-v", "0", "-c", code, env=kept).stdout.split() == [
+        "300",
+        "True",
+    ]
+    plain = production_env(tmp_path)
+    assert manage("shell", "-v", "0", "-c", code, env=plain).stdout.split() == [
+        "0",
+        "False",
+    ]
+
+
 def test_production_sends_webhooks_only_over_https_to_public_addresses(tmp_path):
     code = (
         "from django.conf import settings as s;"
