@@ -11,7 +11,9 @@ The firm has Alice (who assigns), Bob (who is assigned) and 200 other
 people, each with a socket open (held by a separate process, as their
 browsers are other machines). With `--others-on-board` each of them also
 has the matter's board open, so every assignment fans a board message out
-to 200 sockets while Bob waits for his.
+to 200 sockets while Bob waits for his, and each board does with it what
+the page does: nothing to fetch when the message carries the card, else a
+GET of each column it names (counted, `others_fetched`).
 
 Then, one after another, Alice assigns a fresh task to Bob by POSTing the
 task page's form (as the browser does); the time is taken from just before
@@ -172,13 +174,32 @@ class HttpClient:
             return await self._post_form(path, fields)
 
     async def _post_form(self, path: str, fields: dict[str, Any]) -> tuple[int, bytes]:
+        body = urlencode(fields).encode()
+        return await self._request(
+            "POST",
+            path,
+            body,
+            f"X-CSRFToken: {self.csrf}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n",
+        )
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        """A GET as htmx sends it (an open board's fetch of a column)."""
+        try:
+            return await self._request("GET", path, b"", "HX-Request: true\r\n")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            await self.close()
+            self.writer = None
+            return await self._request("GET", path, b"", "HX-Request: true\r\n")
+
+    async def _request(
+        self, method: str, path: str, body: bytes, extra: str
+    ) -> tuple[int, bytes]:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
-        body = urlencode(fields).encode()
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
-            f"Cookie: {self.cookie}\r\nX-CSRFToken: {self.csrf}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+            f"Cookie: {self.cookie}\r\n{extra}"
             f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
@@ -190,8 +211,15 @@ class HttpClient:
             k.strip().lower(): v.strip()
             for k, _, v in (line.partition(":") for line in lines[1:] if line)
         }
-        length = int(headers.get("content-length", "0"))
-        content = await self.reader.readexactly(length) if length else b""
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            content = b""
+            while size := int((await self.reader.readuntil(b"\r\n")).strip(), 16):
+                content += await self.reader.readexactly(size)
+                await self.reader.readexactly(2)
+            await self.reader.readexactly(2)
+        else:
+            length = int(headers.get("content-length", "0"))
+            content = await self.reader.readexactly(length) if length else b""
         if headers.get("connection", "").lower() == "close":
             self.writer.close()
         return status, content
@@ -377,15 +405,49 @@ async def hold_others(port: int, sessions: list[str], matter_id: int | None) -> 
 
     A separate process, as other people's browsers are other machines: the
     frames they receive must not queue in front of Bob's in the measuring
-    process.
+    process. On the board, each does what static/js/live_board.js does
+    with a board message: nothing to fetch when it carries the card (or
+    says the card is gone), else a GET of each column it names (or of the
+    whole board), so a message that made pages fetch again would show in
+    the figures. The fetches are counted and printed at the end.
     """
     sockets = await open_others(port, sessions, matter_id)
-    drains = [asyncio.create_task(drain(socket)) for socket in sockets]
+    fetched = [0]
+    drains = [
+        asyncio.create_task(
+            drain(socket)
+            if matter_id is None
+            else follow_board(socket, HttpClient(port, key), matter_id, fetched)
+        )
+        for socket, key in zip(sockets, sessions, strict=True)
+    ]
     print(f"ready {len(sockets)}", flush=True)
     await asyncio.to_thread(sys.stdin.read)
     for task in drains:
         task.cancel()
     await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+    print(f"fetched {fetched[0]}", flush=True)
+
+
+async def follow_board(
+    socket: WebSocket, http: HttpClient, matter_id: int, fetched: list[int]
+) -> None:
+    """Read a board's messages and fetch what the page would fetch."""
+    columns = f"/matters/{matter_id}/board/columns/"
+    with contextlib.suppress(Exception):
+        while (message := await socket.recv()) is not None:
+            if message.get("kind") != "board":
+                continue
+            card = message.get("card") or {}
+            if message.get("removed") or card.get("order"):
+                continue  # the page puts it in place itself
+            statuses = {card.get("status"), message.get("status")}
+            statuses |= {message.get("from_status")}
+            statuses.discard(None)
+            paths = [f"{columns}?status={status}" for status in sorted(statuses)]
+            for path in paths or [columns]:
+                await http.get(path)
+                fetched[0] += 1
 
 
 def start_others(
@@ -742,6 +804,12 @@ def run(
     )
     seconds = time.perf_counter() - started
     others.stdin.close()
+    fetched = None
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        others.wait(timeout=30)
+        for line in others.stdout.read().decode().splitlines():
+            if line.startswith("fetched "):
+                fetched = int(line.split()[1])
     latencies = [s.latency_ms for s in samples]
 
     print()
@@ -754,6 +822,8 @@ def run(
     print(describe("baseline: group_send -> socket", baseline))
     for name, (median, p90) in stages(samples).items():
         print(f"  {name:<38} p50 {median:7.1f} ms   p90 {p90:7.1f} ms")
+    if args.others_on_board:
+        print(f"requests the other boards made to follow the changes: {fetched}")
     print(f"logs: {log_dir}")
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
@@ -764,6 +834,8 @@ def run(
         "missed": len(missed),
         "web": web,
     }
+    if args.others_on_board:
+        figures["others_fetched"] = fetched
     print(json.dumps(figures))
     return 0
 
