@@ -114,6 +114,8 @@ socket was down are not lost.
     const existing = document.getElementById("task-" + message.task_id);
     const card = message.card;
     if (!message.removed && !(card && card.order)) return false;
+    // The card moved again between the worker's two reads: its column is fetched.
+    if (card && card.order.indexOf(Number(message.task_id)) < 0) return false;
     if (card && existing && Number(existing.dataset.version) > card.version) {
       return true; // older than what this page shows
     }
