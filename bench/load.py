@@ -45,13 +45,11 @@ import datetime as dt
 import json
 import math
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -449,41 +447,18 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace, shapes: list[tuple[int, ...]], dynamo: Any) -> int:
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="hivelight.settings",
-        DYNAMODB_ENDPOINT_URL=dynamo.endpoint_url,
-        EVENT_TABLE_PREFIX=f"lb{uuid.uuid4().hex[:8]}_",
-        # The world's own events are relayed inline here; the shape's
-        # processes are told otherwise by hivelight.serve.
-        CELERY_TASK_ALWAYS_EAGER="1",
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        SECURE_SSL_REDIRECT="0",
-        ALLOWED_HOSTS=HOST,
-        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    from hivelight.serve import ensure_database
+    # The world's own events are relayed inline here; the shape's processes
+    # are told otherwise by hivelight.serve.
+    from bench.served import prepare
 
-    ensure_database(os.environ["DATABASE_URL"])
-
-    import django
-
-    django.setup()
+    prepare(dynamo_url=dynamo.endpoint_url, table_prefix="lb", host=HOST, eager=True)
     import redis
     from django.conf import settings
-    from django.core.management import call_command
     from django.utils import timezone
 
-    from events_app import store
     from events_app.models import OutboxEvent
     from events_app.store.local import free_port
 
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("flush", verbosity=0, interactive=False)
-    store.ensure_tables()
     print(
         f"making two firms of {args.people} people, {args.matters} matters "
         f"of {args.tasks} cards each...",

@@ -700,39 +700,15 @@ def run(
     os.environ.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
     if not os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
         sys.exit("notify_latency.py needs PostgreSQL (DATABASE_URL).")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hivelight.settings")
-    os.environ.update(
-        DYNAMODB_ENDPOINT_URL=dynamo.endpoint_url,
-        EVENT_TABLE_PREFIX=f"nb{uuid.uuid4().hex[:8]}_",
-        CELERY_TASK_ALWAYS_EAGER="0",
-        # As in production: no DEBUG (no query log), plain HTTP on loopback.
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        SECURE_SSL_REDIRECT="0",
-        ALLOWED_HOSTS=HOST,
-        # The assignment email is its own task after the notification; not
-        # what is measured here, so it goes nowhere.
-        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    from hivelight.serve import ensure_database, worker_environment
+    # The assignment email is its own task after the notification; not what
+    # is measured here, so it goes nowhere (as `prepare` sets it).
+    from bench.served import prepare
 
-    ensure_database(os.environ["DATABASE_URL"])
-
-    import django
-
-    django.setup()
+    prepare(dynamo_url=dynamo.endpoint_url, table_prefix="nb", host=HOST, eager=False)
     import redis
     from django.conf import settings
-    from django.core.management import call_command
 
-    from events_app import store
-
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("flush", verbosity=0, interactive=False)
-    store.ensure_tables()
+    from hivelight.serve import worker_environment
 
     total = args.warmup + args.assignments
     print(f"creating the firm: {args.others} people, {total} tasks...", flush=True)

@@ -129,8 +129,9 @@ def worker_environment(env: dict[str, str]) -> dict[str, str]:
     return worker
 
 
-def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database of `url` if it does not exist."""
+def ensure_database(url: str, *, fresh: bool = False) -> None:
+    """Create the PostgreSQL database of `url` if it does not exist
+    (`fresh`: drop it first, for a benchmark that starts from nothing)."""
     import psycopg
     from psycopg import sql
 
@@ -144,6 +145,9 @@ def ensure_database(url: str) -> None:
         dbname="postgres",
         autocommit=True,
     ) as conn:
+        if fresh:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            conn.execute(drop.format(sql.Identifier(name)))
         query = "SELECT 1 FROM pg_database WHERE datname = %s"
         if not conn.execute(query, [name]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
