@@ -3,8 +3,9 @@
 An OutboxEvent row is written in the same transaction as the change it
 describes, so a rolled-back change leaves no event and a committed one is
 never lost: the relay stores it, then publishes it, and the sweeper retries
-rows that did not make it. Rows are kept after delivery (a short audit of
-what was relayed) and never dropped while undelivered.
+rows that did not make it. Rows are kept for PIPELINE_RETENTION_DAYS after
+delivery (a week's look at what was relayed; `outbox/retention.py`) and
+never dropped while undelivered.
 
 Beyond the app: a firm's webhook endpoints, one delivery row per (event,
 endpoint) with every attempt, and the entries waiting for Amazon

@@ -1,5 +1,5 @@
 """Every Celery task of the pipeline: relay, sweepers, handlers, email,
-webhooks, reminders, digests, seals.
+webhooks, reminders, digests, seals, pruning.
 
 Tasks take ids or plain event dicts, never model instances, and are safe to
 run twice. Lower layers publish them by name (`wakeup.RELAY_TASK`,
@@ -18,7 +18,7 @@ from django.core.exceptions import ObjectDoesNotExist
 
 from events_app import bus, eventbridge, reminders, store
 from events_app.notifications import digest, email
-from events_app.outbox import relay, wakeup
+from events_app.outbox import relay, retention, wakeup
 from events_app.seals import sealing
 from events_app.webhooks import attempts
 
@@ -58,6 +58,24 @@ def outbox_sweep(ignore_backoff: bool = False) -> dict[str, int]:
             result.failed,
         )
     return {"stored": result.stored, "dispatched": result.dispatched}
+
+
+@shared_task(name="events_app.tasks.prune_pipeline", acks_late=True, ignore_result=True)
+def prune_pipeline() -> dict[str, int]:
+    """Periodic (beat): delete the pipeline's bookkeeping past its retention."""
+    pruned = retention.prune()
+    if pruned.outbox or pruned.ledger or pruned.eventbridge:
+        logger.info(
+            "pruned %d outbox rows, %d ledger rows, %d EventBridge entries",
+            pruned.outbox,
+            pruned.ledger,
+            pruned.eventbridge,
+        )
+    return {
+        "outbox": pruned.outbox,
+        "ledger": pruned.ledger,
+        "eventbridge": pruned.eventbridge,
+    }
 
 
 @shared_task(

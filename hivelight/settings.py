@@ -242,6 +242,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events_app.tasks.morning_digests",
         "schedule": env.float("DIGEST_SECONDS", default=900.0),
     },
+    # Delivered outbox rows, the ledger and sent EventBridge entries past
+    # PIPELINE_RETENTION_DAYS, in batches.
+    "prune-pipeline": {
+        "task": "events_app.tasks.prune_pipeline",
+        "schedule": 3600.0,
+    },
     # Cheap when nothing is due: one read of each firm's newest seal.
     "seal-audit-trails": {
         "task": "events_app.tasks.seal_audit_trails",
@@ -261,6 +267,13 @@ CELERY_TASK_ROUTES = {
 # Events stored and published per relay batch (one DynamoDB transaction holds
 # up to 100 items, so a batch is written as several transactions).
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
+# Days delivered outbox rows, the handlers' ledger and sent EventBridge
+# entries are kept (events_app/outbox/retention.py). A handler's ledger row
+# must outlive every redelivery of its event (Celery's retries end within
+# the hour), so at least a day.
+PIPELINE_RETENTION_DAYS = env.int("PIPELINE_RETENTION_DAYS", default=7)
+if PIPELINE_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("PIPELINE_RETENTION_DAYS must be at least 1 (days).")
 
 # --- Event store (DynamoDB API) ------------------------------------------------
 EVENT_STORE = {

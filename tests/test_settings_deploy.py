@@ -39,6 +39,7 @@ SETTINGS_VARIABLES = {
     "CELERY_TASK_ALWAYS_EAGER",
     "OUTBOX_SWEEP_SECONDS",
     "OUTBOX_BATCH_SIZE",
+    "PIPELINE_RETENTION_DAYS",
     "DYNAMODB_ENDPOINT_URL",
     "AWS_REGION",
     "EVENT_TABLE_PREFIX",
@@ -200,6 +201,15 @@ def test_production_without_a_secret_key_refuses_to_start(tmp_path):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "Set the SECRET_KEY environment variable" in result.stderr
+
+
+def test_a_retention_under_a_day_refuses_to_start(tmp_path):
+    env = production_env(tmp_path, PIPELINE_RETENTION_DAYS="0")
+
+    result = manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "PIPELINE_RETENTION_DAYS must be at least 1" in result.stderr
 
 
 def test_production_with_a_weak_secret_key_fails_the_deploy_check(tmp_path):
