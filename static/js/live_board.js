@@ -10,7 +10,8 @@ card it shows in the column's `order`, gives it this page's CSRF token and
 address, re-links the Up and Down forms of the columns it touched (their
 neighbours under this page's filters) and counts them again. `version`
 says when the card last changed: an older card than the one shown is
-ignored. `removed`: the card is gone. A message without a card (or a card
+ignored, and so is one as old as it (one save can send two messages).
+`removed`: the card is gone. A message without a card (or a card
 without `order`: a very long column) falls back to fetching through the
 same permission-checked fragments the board is drawn from: the card
 (data-card-url-template on #board) only when its column may have changed
@@ -18,8 +19,8 @@ and the message does not say where it went, then each affected column
 (#board's hx-get, ?status=...), keeping the board's filters. Only a
 column's cards and count are replaced, so a title being typed into a
 quick-add box survives, and focus returns to the card it was on. Messages
-arriving together are handled together, in order; while a card is being
-dragged they wait for the drop.
+arriving together are handled together, in order; while a card is
+pressed or dragged they wait for the press to end or the drop.
 
 After a reconnect the whole board is re-fetched: moves made while the
 socket was down are not lost.
@@ -45,6 +46,7 @@ socket was down are not lost.
     "task.status_changed",
   ]);
   const BATCH_MS = 60;
+  const PRESS_MS = 2000;
 
   // Filters of this page, as the server validated them (the columns URL).
   const assigneeFilter = columnsUrl.searchParams.get("assignee") || "";
@@ -60,8 +62,31 @@ socket was down are not lost.
     timer = setTimeout(flush, BATCH_MS);
   }
 
+  // A card pressed may be about to be dragged: replacing it under the
+  // pointer cancels the drag, so messages wait for the press to end as
+  // they wait for a drop. At most PRESS_MS, in case its end never comes.
+  let pressedAt = null;
+  board.addEventListener("pointerdown", function (event) {
+    const onCard = event.target.closest && event.target.closest(".card");
+    pressedAt = onCard ? performance.now() : null;
+  });
+  ["pointerup", "pointercancel", "dragstart"].forEach(function (type) {
+    document.addEventListener(
+      type,
+      function () {
+        pressedAt = null;
+      },
+      true,
+    );
+  });
+
+  function busy() {
+    if (pressedAt !== null && performance.now() - pressedAt < PRESS_MS) return true;
+    return Boolean(board.querySelector(".is-dragging"));
+  }
+
   function flush() {
-    if (board.querySelector(".is-dragging")) {
+    if (busy()) {
       timer = setTimeout(flush, 250);
       return;
     }
@@ -116,8 +141,10 @@ socket was down are not lost.
     if (!message.removed && !(card && card.order)) return false;
     // The card moved again between the worker's two reads: its column is fetched.
     if (card && card.order.indexOf(Number(message.task_id)) < 0) return false;
-    if (card && existing && Number(existing.dataset.version) > card.version) {
-      return true; // older than what this page shows
+    if (card && existing && Number(existing.dataset.version) >= card.version) {
+      // Not newer than what this page shows: an event's second message
+      // (one save can make two), or one sent before the page was drawn.
+      return true;
     }
     const lists = new Set();
     const keep = new Map();
