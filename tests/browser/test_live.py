@@ -280,3 +280,66 @@ def test_a_filtered_board_takes_and_drops_cards_as_they_match(
     make_task(world.matter, "Carol's new task", actor=world.alice)
     bob.wait_for_timeout(1_500)
     assert board_titles(bob, "TODO") == ["Not Bob's yet"]
+
+
+def test_a_card_being_pressed_is_not_replaced_under_the_pointer(
+    event_store: Any, world: World, celery_worker: Any, open_as: Any
+) -> None:
+    """Replacing a card as Bob presses it to drag it cancels his drag. A
+    message no newer than his card leaves it alone, and a newer one waits
+    until he lets go."""
+    from events_app.live import groups
+    from tasks_app import cards, services
+
+    task = make_task(world.matter, "Draft particulars", actor=world.alice)
+    other = make_task(world.matter, "Serve the claim", actor=world.alice)
+    bob = open_as("bob")
+    bob.goto(f"/matters/{world.matter.pk}/")
+    wait_live(bob, "subscribed")
+    card = f"document.getElementById('task-{task.pk}')"
+
+    def same_element() -> bool:
+        return bob.evaluate(f"{card}.dataset.marked === 'yes'")
+
+    bob.evaluate(f"{card}.dataset.marked = 'yes'")
+
+    # The card as Bob's page already shows it, sent again (as the second
+    # message of one save is): nothing to do.
+    groups.send_to_matter(
+        world.matter.pk,
+        {
+            "kind": "board",
+            "matter_id": world.matter.pk,
+            "task_id": task.pk,
+            "event": "task.updated",
+            "event_id": "same-version",
+            "card": cards.live_card(task_id=task.pk, matter_id=world.matter.pk),
+        },
+    )
+    # Handled in order: once Alice's next change shows, that one was handled.
+    services.task_update(actor=world.alice, task_id=other.pk, title="Serve it now")
+    expect(bob.locator(f"#task-{other.pk} .card-title")).to_have_text(
+        "Serve it now", timeout=5_000
+    )
+    assert same_element()
+
+    # Bob presses the card; Alice renames it meanwhile.
+    bob.locator(f"#task-{task.pk}").dispatch_event("pointerdown")
+    services.task_update(actor=world.alice, task_id=task.pk, title="Draft it again")
+    bob.wait_for_function(
+        "window.__live.some((m) => m.kind === 'board' && m.task_id === "
+        f"{task.pk} && m.card && m.card.html.includes('Draft it again'))",
+        timeout=5_000,
+    )
+    bob.wait_for_timeout(500)  # well past the 60 ms batch, within the press
+    assert same_element()
+    expect(bob.locator(f"#task-{task.pk} .card-title")).to_have_text(
+        "Draft particulars"
+    )
+
+    # He lets go: the change is applied.
+    bob.evaluate("document.dispatchEvent(new PointerEvent('pointerup'))")
+    expect(bob.locator(f"#task-{task.pk} .card-title")).to_have_text(
+        "Draft it again", timeout=5_000
+    )
+    assert not same_element()
