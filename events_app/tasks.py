@@ -10,6 +10,7 @@ module is the only one that imports what each task runs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -63,19 +64,14 @@ def outbox_sweep(ignore_backoff: bool = False) -> dict[str, int]:
 @shared_task(name="events_app.tasks.prune_pipeline", acks_late=True, ignore_result=True)
 def prune_pipeline() -> dict[str, int]:
     """Periodic (beat): delete the pipeline's bookkeeping past its retention."""
-    pruned = retention.prune()
-    if pruned.outbox or pruned.ledger or pruned.eventbridge:
+    pruned = dataclasses.asdict(retention.prune())
+    if any(pruned.values()):
         logger.info(
-            "pruned %d outbox rows, %d ledger rows, %d EventBridge entries",
-            pruned.outbox,
-            pruned.ledger,
-            pruned.eventbridge,
+            "pruned %(outbox)d outbox rows, %(ledger)d ledger rows, "
+            "%(eventbridge)d EventBridge entries",
+            pruned,
         )
-    return {
-        "outbox": pruned.outbox,
-        "ledger": pruned.ledger,
-        "eventbridge": pruned.eventbridge,
-    }
+    return pruned
 
 
 @shared_task(

@@ -38,7 +38,7 @@ class Card:
     @property
     def version(self) -> int:
         """When the card last changed (µs): a page keeps the newest it has seen."""
-        return version_of(self.task)
+        return int(self.task.updated_at.timestamp() * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,6 @@ class Column:
     status: str
     label: str
     cards: list[Card]
-
-
-def version_of(task: Task) -> int:
-    return int(task.updated_at.timestamp() * 1_000_000)
 
 
 def columns(board: dict[str, list[Task]]) -> list[Column]:
@@ -94,10 +90,11 @@ def live_card(*, task_id: int, matter_id: int) -> dict[str, Any] | None:
         .values_list("id", flat=True)[: MAX_ORDER + 1]
     )
     zone = zoneinfo.ZoneInfo(task.matter.firm.timezone)
+    shown = Card(task=task, previous_id=None, next_id=None)
     html = render_to_string(
         "tasks_app/partials/task_card.html",
         {
-            "card": Card(task=task, previous_id=None, next_id=None),
+            "card": shown,
             "live": True,
             "statuses": Task.Status.choices,
             "board_url": reverse("board", args=[task.matter_id]),
@@ -107,7 +104,7 @@ def live_card(*, task_id: int, matter_id: int) -> dict[str, Any] | None:
     card = {
         "html": html.strip(),
         "status": task.status,
-        "version": version_of(task),
+        "version": shown.version,
         "assignee_id": task.assignee_id,
         "milestone_id": task.milestone_id,
     }
